@@ -1,0 +1,187 @@
+"""``p2pcal``: the command line. User-facing errors are made here, in one place."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+import click
+
+from p2pcal import config as config_module
+from p2pcal.clock import from_environment
+from p2pcal.config import Config
+from p2pcal.errors import ConfigError, P2PError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+log = logging.getLogger("p2pcal")
+
+
+def _setup_logging(verbose: int) -> None:
+    level = logging.DEBUG if verbose > 1 else logging.INFO if verbose == 1 else logging.WARNING
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    # the HTTP and mail libraries log request bodies at debug: keep them out of our logs
+    for noisy in ("caldav", "urllib3", "niquests", "requests", "mail.log"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _fail(message: str) -> None:
+    click.echo(f"p2pcal: error: {message}", err=True)
+    sys.exit(2)
+
+
+def handles_errors(func: F) -> F:
+    """ConfigError -> one line and exit 2; other expected errors -> one line and exit 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ConfigError as exc:
+            _fail(str(exc))
+        except P2PError as exc:
+            click.echo(f"p2pcal: {exc}", err=True)
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _load(ctx: click.Context) -> Config:
+    path: Path = ctx.obj["config_path"]
+    return config_module.load(path)
+
+
+@click.group()
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help=f"Configuration file (default: ${config_module.ENV_VAR} or ./{config_module.DEFAULT_PATH}).",
+)
+@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
+@click.pass_context
+def main(ctx: click.Context, config_path: Path | None, verbose: int) -> None:
+    """p2pcal: peer-to-peer learning sessions through the calendars people already use."""
+    _setup_logging(verbose)
+    ctx.ensure_object(dict)
+    ctx.obj["config_path"] = config_module.config_path(str(config_path) if config_path else None)
+    ctx.obj["verbose"] = verbose
+
+
+@main.command()
+@click.pass_context
+@handles_errors
+def run(ctx: click.Context) -> None:
+    """Run the daemon until SIGTERM or SIGINT."""
+    from p2pcal.daemon import Daemon
+    from p2pcal.wiring import wire
+
+    if ctx.obj["verbose"] == 0:
+        logging.getLogger().setLevel(logging.INFO)
+    config = _load(ctx)
+    wired = wire(config, from_environment())
+    daemon = Daemon(wired, config.poll_interval.total_seconds())
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("received %s, stopping after this round", signal.Signals(signum).name)
+        daemon.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        daemon.run()
+    finally:
+        wired.close()
+
+
+@main.command()
+@click.option("--once", is_flag=True, required=True, help="One round, then exit.")
+@click.pass_context
+@handles_errors
+def sync(ctx: click.Context, once: bool) -> None:
+    """Read calendars and responses, send what is due, and exit."""
+    from p2pcal.daemon import run_round
+    from p2pcal.wiring import wire
+
+    config = _load(ctx)
+    wired = wire(config, from_environment())
+    try:
+        round_ = run_round(wired)
+    finally:
+        wired.close()
+    click.echo(
+        f"items changed {round_.changed_items}, sessions created {round_.sessions_created}, "
+        f"moved {round_.sessions_changed}, cancelled {round_.sessions_cancelled}, "
+        f"replies {round_.replies} (ignored {round_.ignored}), reminders {round_.reminders}"
+    )
+    if round_.calendar_errors:
+        sys.exit(1)
+
+
+@main.command()
+@click.pass_context
+@handles_errors
+def status(ctx: click.Context) -> None:
+    """Upcoming sessions: start (coach's zone), topic, coach, seats taken, waitlist."""
+    from p2pcal.wiring import open_database
+
+    config = _load(ctx)
+    db = open_database(config)
+    try:
+        click.echo(status_table(db, config))
+    finally:
+        db.dispose()
+
+
+def status_table(db: Any, config: Config) -> str:
+    from p2pcal.store import state
+
+    clock = from_environment()
+    with db.begin() as conn:
+        views = state.upcoming(conn, clock())
+    header = ("start (coach's zone)", "topic", "coach", "seats", "waitlist", "invited")
+    rows = [header]
+    for view in views:
+        session = view.session
+        coach = config.coach(session.coach)
+        zone = coach.tz if coach else session.tzid
+        local = session.start.astimezone(ZoneInfo(zone))
+        rows.append(
+            (
+                f"{local:%Y-%m-%d %H:%M} {local.tzname()}",
+                session.topic,
+                coach.name if coach else session.coach,
+                f"{len(view.confirmed)}/{session.capacity}",
+                str(len(view.waitlist)),
+                str(len(view.open_invitations)),
+            )
+        )
+    if len(rows) == 1:
+        return "no upcoming sessions"
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+@main.command()
+@click.option("--dir", "workdir", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-data"))
+@click.option("--keep-running", is_flag=True, help="Leave the servers and daemon running after the script.")
+@handles_errors
+def demo(workdir: Path, keep_running: bool) -> None:
+    """The embedded default: local CalDAV and mail servers, a sample org, a scripted run."""
+    from p2pcal.demo import run_demo
+
+    run_demo(workdir, keep_running=keep_running, echo=click.echo)
+
+
+if __name__ == "__main__":
+    main()

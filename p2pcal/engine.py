@@ -1,0 +1,297 @@
+"""Observe, decide, act: the engine feeds connector observations to the pure planner and
+commits each plan (new state plus its outbox rows) in one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection
+from sqlalchemy import Engine as Database
+
+from p2pcal import planner
+from p2pcal.config import Config
+from p2pcal.errors import InvalidCalendarData, PermanentError, TemporaryError
+from p2pcal.ical.blocks import BlockRules, read_blocks
+from p2pcal.ledger import SessionView
+from p2pcal.model import (
+    BlockOccurrence,
+    BookingState,
+    CalendarItem,
+    Coach,
+    InboundReply,
+    PartStat,
+)
+from p2pcal.planner import Context, People, Plan, Policy
+from p2pcal.ports import BlockSource, ResponseSource
+from p2pcal.store import journal, state
+
+log = logging.getLogger(__name__)
+
+INBOX_CURSOR = "responses"
+EXPANDED_CURSOR = "expanded-at"
+REEXPAND_EVERY = timedelta(hours=1)
+RESPONSE_BATCH = 200
+
+
+@dataclass
+class Round:
+    """What one pass of the engine did, for the logs and ``sync --once``."""
+
+    changed_items: int = 0
+    sessions_created: int = 0
+    sessions_changed: int = 0
+    sessions_cancelled: int = 0
+    replies: int = 0
+    ignored: int = 0
+    reminders: int = 0
+    calendar_errors: int = 0
+
+
+class Engine:
+    def __init__(
+        self,
+        config: Config,
+        db: Database,
+        blocks: BlockSource,
+        responses: ResponseSource,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.config = config
+        self.db = db
+        self.blocks = blocks
+        self.responses = responses
+        self.clock = clock
+        self.people = People(
+            coaches={c.email: c for c in config.coaches},
+            employees={e.email: e for e in config.employees},
+        )
+        with self.db.begin() as conn:
+            secret = journal.secret(conn)
+        self.policy = Policy(
+            organizer=config.organizer,
+            capacity=config.capacity,
+            reminders=config.reminders,
+            secret=secret,
+        )
+
+    def context(self) -> Context:
+        return Context(now=self.clock(), policy=self.policy, people=self.people)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        with self.db.begin() as conn:
+            yield conn
+
+    def commit(self, conn: Connection, plan: Plan, ctx: Context) -> None:
+        state.apply(conn, plan, ctx.now, self.policy.mail_domain)
+
+    # -- blocks -------------------------------------------------------------------------
+
+    def sync_blocks(self, round_: Round) -> None:
+        for coach in self.config.coaches:
+            try:
+                self._sync_calendar(coach, round_)
+            except TemporaryError as exc:
+                round_.calendar_errors += 1
+                log.warning("calendar of %s unavailable, retrying next round: %s", coach.email, exc)
+            except PermanentError as exc:
+                round_.calendar_errors += 1
+                log.error("calendar of %s cannot be read: %s", coach.email, exc)
+        self._reexpand_if_due(round_)
+
+    def _sync_calendar(self, coach: Coach, round_: Round) -> None:
+        name = f"calendar:{coach.calendar}"
+        with self.transaction() as conn:
+            previous = journal.cursor(conn, name)
+        delta = self.blocks.poll(coach.calendar, previous)
+        ctx = self.context()
+        with self.transaction() as conn:
+            known = journal.block_hrefs(conn, coach.calendar)
+            removed = set(delta.removed)
+            if delta.complete:
+                removed |= known - {item.href for item in delta.changed}
+            for href in sorted(removed & known):
+                self._apply_item(conn, coach, href, (), ctx, round_)
+                journal.forget_block(conn, coach.calendar, href)
+            for item in delta.changed:
+                self._observe_item(
+                    conn, coach, item, href_known=item.href in known, ctx=ctx, round_=round_
+                )
+            journal.set_cursor(conn, name, delta.cursor)
+        round_.changed_items += len(delta.changed) + len(removed & known)
+
+    def _rules(self, coach: Coach) -> BlockRules:
+        return BlockRules(
+            prefix=self.config.block_prefix,
+            category=self.config.block_category,
+            default_tz=coach.tz,
+        )
+
+    def _read(
+        self, coach: Coach, data: str, ctx: Context
+    ) -> tuple[tuple[str, ...], tuple[BlockOccurrence, ...]]:
+        found = read_blocks(data, self._rules(coach), ctx.now, ctx.now + self.config.horizon)
+        for warning in found.warnings:
+            log.info("calendar of %s: %s", coach.email, warning)
+        return found.uids, found.occurrences
+
+    def _observe_item(
+        self,
+        conn: Connection,
+        coach: Coach,
+        item: CalendarItem,
+        href_known: bool,
+        ctx: Context,
+        round_: Round,
+    ) -> None:
+        try:
+            uids, occurrences = self._read(coach, item.data, ctx)
+        except InvalidCalendarData as exc:
+            # keep what we had: a broken write by a client must not cancel sessions
+            log.warning(
+                "calendar of %s: item %s unreadable, left as it was: %s",
+                coach.email,
+                item.href,
+                exc,
+            )
+            return
+        if not uids and not href_known:
+            return  # not a block: never stored
+        if uids:
+            journal.save_block(conn, coach.calendar, item.href, item.etag, item.data)
+        else:
+            journal.forget_block(conn, coach.calendar, item.href)
+        self._apply_item(conn, coach, item.href, occurrences, ctx, round_)
+
+    def _apply_item(
+        self,
+        conn: Connection,
+        coach: Coach,
+        href: str,
+        occurrences: tuple[BlockOccurrence, ...],
+        ctx: Context,
+        round_: Round,
+    ) -> None:
+        existing = state.sessions_of_item(conn, coach.calendar, href)
+        changes = planner.reconcile(existing, occurrences, ctx)
+        for gone in changes.gone:
+            view = state.view(conn, gone.id)
+            assert view is not None
+            alternatives = state.open_sessions_of_topic(conn, gone.topic, ctx.now)
+            self.commit(conn, planner.plan_cancel(view, alternatives, ctx), ctx)
+            round_.sessions_cancelled += 1
+            log.info("session %s cancelled: its block is gone (%s)", gone.id, coach.email)
+        for old, occurrence in changes.changed:
+            view = state.view(conn, old.id)
+            assert view is not None
+            self.commit(conn, planner.plan_change(view, occurrence, ctx), ctx)
+            round_.sessions_changed += 1
+            log.info("session %s updated from its block", old.id)
+        for occurrence in changes.new:
+            session = planner.new_session(occurrence, coach.email, coach.calendar, href, ctx)
+            busy = state.busy_employees(conn, session.start, session.end, session.id)
+            self.commit(conn, planner.plan_new_session(session, busy, ctx), ctx)
+            round_.sessions_created += 1
+            log.info(
+                "session %s created: %s by %s at %s",
+                session.id,
+                session.topic,
+                coach.email,
+                session.start,
+            )
+
+    def _reexpand_if_due(self, round_: Round) -> None:
+        """Recurring blocks yield new occurrences as the horizon moves on."""
+        ctx = self.context()
+        with self.transaction() as conn:
+            last = journal.cursor(conn, EXPANDED_CURSOR)
+            if last and ctx.now - datetime.fromisoformat(last) < REEXPAND_EVERY:
+                return
+            coaches = {c.calendar: c for c in self.config.coaches}
+            for calendar, href, data in journal.all_block_items(conn):
+                coach = coaches.get(calendar)
+                if coach is None:
+                    continue
+                try:
+                    _, occurrences = self._read(coach, data, ctx)
+                except InvalidCalendarData:
+                    continue
+                self._apply_item(conn, coach, href, occurrences, ctx, round_)
+            journal.set_cursor(conn, EXPANDED_CURSOR, ctx.now.isoformat())
+
+    # -- responses ----------------------------------------------------------------------
+
+    def take_responses(self, round_: Round) -> None:
+        while True:
+            with self.transaction() as conn:
+                previous = journal.cursor(conn, INBOX_CURSOR)
+            batch = self.responses.fetch(previous, RESPONSE_BATCH)
+            for reply in batch.replies:
+                self._take_reply(reply, round_)
+            with self.transaction() as conn:
+                journal.set_cursor(conn, INBOX_CURSOR, batch.cursor)
+            if len(batch.replies) < RESPONSE_BATCH:
+                return
+
+    def _take_reply(self, reply: InboundReply, round_: Round) -> None:
+        ctx = self.context()
+        with self.transaction() as conn:
+            if journal.seen(conn, reply.source_id):
+                return
+            booking = state.booking_by_uid(conn, reply.uid) if reply.uid else None
+            reason = planner.judge(reply, booking)
+            if reason is not None or booking is None:
+                journal.record(conn, reply, "ignored", reason or "", None, ctx.now)
+                round_.ignored += 1
+                log.info("reply %s from %s ignored: %s", reply.source_id, reply.sender, reason)
+                return
+            view = state.view(conn, booking.session_id)
+            assert view is not None
+            held = None
+            if reply.partstat is PartStat.ACCEPTED:
+                held = state.held_overlap(conn, booking.employee, view.session)
+            blocked = self._blocked(conn, view)
+            plan = planner.plan_reply(view, reply, ctx, held, blocked)
+            self.commit(conn, plan, ctx)
+            journal.record(conn, reply, plan.outcome, plan.reason, booking.id, ctx.now)
+        round_.replies += 1
+        log.info(
+            "reply %s: %s %s session %s -> %s",
+            reply.source_id,
+            booking.employee,
+            reply.partstat.value if reply.partstat else "?",
+            booking.session_id,
+            plan.outcome,
+        )
+
+    def _blocked(self, conn: Connection, view: SessionView) -> frozenset[str]:
+        """Who in this session holds an overlapping seat elsewhere."""
+        waiting = {
+            b.employee
+            for b in view.bookings
+            if b.state in (BookingState.WAITLISTED, BookingState.WITHDRAWN)
+        }
+        if not waiting:
+            return frozenset()
+        busy = state.busy_employees(conn, view.session.start, view.session.end, view.session.id)
+        return frozenset(waiting & busy)
+
+    # -- timers -------------------------------------------------------------------------
+
+    def tick(self, round_: Round) -> None:
+        ctx = self.context()
+        longest = max(self.config.reminders, default=timedelta(0))
+        with self.transaction() as conn:
+            state.finish_past(conn, ctx.now)
+            for session_id in state.live_sessions_starting(conn, ctx.now, ctx.now + longest):
+                view = state.view(conn, session_id)
+                assert view is not None
+                handled = state.reminders_handled(conn, view.session)
+                plan = planner.plan_reminders(view, handled, ctx)
+                self.commit(conn, plan, ctx)
+                round_.reminders += sum(1 for r in plan.reminders if r.outcome == "sent")

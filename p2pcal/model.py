@@ -1,0 +1,215 @@
+"""Domain values of p2pcal (DESIGN.md section 2): frozen dataclasses and enums.
+
+Instants are timezone-aware ``datetime`` objects in UTC; the zone a person reads
+them in travels beside them as an IANA name (``tzid``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class SessionState(StrEnum):
+    OPEN = "open"
+    FULL = "full"
+    CANCELLED = "cancelled"
+    DONE = "done"
+
+
+class BookingState(StrEnum):
+    """One employee's relation to one session. Only CONFIRMED holds a seat."""
+
+    INVITED = "invited"
+    TENTATIVE = "tentative"
+    CONFIRMED = "confirmed"
+    WAITLISTED = "waitlisted"
+    DECLINED = "declined"
+    WITHDRAWN = "withdrawn"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_open_invitation(self) -> bool:
+        """The employee's calendar shows an invitation still waiting for an answer."""
+        return self in (BookingState.INVITED, BookingState.TENTATIVE)
+
+
+class PartStat(StrEnum):
+    NEEDS_ACTION = "NEEDS-ACTION"
+    ACCEPTED = "ACCEPTED"
+    DECLINED = "DECLINED"
+    TENTATIVE = "TENTATIVE"
+    DELEGATED = "DELEGATED"
+
+
+class ITipMethod(StrEnum):
+    PUBLISH = "PUBLISH"
+    REQUEST = "REQUEST"
+    REPLY = "REPLY"
+    ADD = "ADD"
+    CANCEL = "CANCEL"
+    REFRESH = "REFRESH"
+    COUNTER = "COUNTER"
+    DECLINECOUNTER = "DECLINECOUNTER"
+
+
+@dataclass(frozen=True)
+class Person:
+    email: str
+    name: str
+    tz: str
+
+
+@dataclass(frozen=True)
+class Coach(Person):
+    calendar: str
+    """Where the coach's blocks live (a CalDAV collection URL for the dav connector)."""
+
+
+@dataclass(frozen=True)
+class Employee(Person):
+    department: str = ""
+    site: str = ""
+
+
+@dataclass(frozen=True)
+class BlockOccurrence:
+    """One bookable occurrence of a block found in a coach's calendar."""
+
+    uid: str
+    recurrence_id: str | None
+    """``None`` for a single event; else the original start in UTC, ``YYYYMMDDTHHMMSSZ``."""
+    topic: str
+    start: datetime
+    end: datetime
+    tzid: str
+    """IANA zone the coach wrote the block in (the coach's zone for floating times)."""
+    location: str
+    cancelled: bool = False
+
+
+@dataclass(frozen=True)
+class CalendarItem:
+    """One calendar object resource as the server holds it."""
+
+    href: str
+    etag: str
+    data: str
+
+
+@dataclass(frozen=True)
+class CalendarDelta:
+    """What changed in one calendar since the cursor the engine passed in."""
+
+    changed: tuple[CalendarItem, ...]
+    removed: tuple[str, ...]
+    cursor: str | None
+    complete: bool = False
+    """True when the server gave a full listing: hrefs not listed are gone."""
+    requests: int = 0
+    """HTTP requests this poll cost (for the benchmarks and the logs)."""
+
+
+@dataclass(frozen=True)
+class InboundReply:
+    """One iTIP message found in the organizer's mailbox, not yet judged.
+
+    The connector reports what it read; the core decides whether it counts.
+    """
+
+    source_id: str
+    """Unique and stable per message in its mailbox (e.g. ``UIDVALIDITY:UID``)."""
+    received_at: datetime
+    """When the receiving server got it (IMAP INTERNALDATE)."""
+    order: int
+    """Arrival order within the mailbox (the IMAP UID): ties in ``received_at`` use it."""
+    sender: str
+    """Lower-case address of the authenticated sender (From, checked against
+    Authentication-Results where the receiving server adds one)."""
+    method: ITipMethod | None
+    uid: str | None
+    attendees: tuple[str, ...]
+    partstat: PartStat | None
+    sequence: int = 0
+    proposed_start: datetime | None = None
+    proposed_end: datetime | None = None
+    comment: str = ""
+    problem: str | None = None
+    """Why the message could not be read as iTIP, when it could not."""
+
+
+@dataclass(frozen=True)
+class ResponseBatch:
+    replies: tuple[InboundReply, ...]
+    cursor: str | None
+
+
+@dataclass(frozen=True)
+class Session:
+    id: str
+    coach: str
+    topic: str
+    start: datetime
+    end: datetime
+    tzid: str
+    location: str
+    capacity: int
+    state: SessionState
+    sequence: int
+    calendar: str
+    item_href: str
+    block_uid: str
+    recurrence_id: str | None
+    revision: int = 0
+    """Counts changes that people can see; the published calendar follows it."""
+
+
+@dataclass(frozen=True)
+class Booking:
+    session_id: str
+    employee: str
+    state: BookingState
+    invite_uid: str
+    sequence: int
+    seat_no: int | None = None
+    queued_at: datetime | None = None
+    """When the accept that queued or seated this booking reached the server."""
+    queue_order: int | None = None
+    """Tie-break among equal ``queued_at``: the response journal's arrival order."""
+    confirmed_at: datetime | None = None
+    revision: int = 0
+    """Counts state changes; keys of the messages a change causes include it."""
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class Invitation:
+    """An iTIP message to one attendee: it lists that attendee and nobody else."""
+
+    method: ITipMethod
+    uid: str
+    sequence: int
+    organizer: Person
+    attendee: Person
+    partstat: PartStat
+    summary: str
+    description: str
+    location: str
+    start: datetime
+    end: datetime
+    tzid: str
+    """Zone the times are written in (the attendee's own)."""
+    dtstamp: datetime
+    status: str = "CONFIRMED"
+    extra: dict[str, str] = field(default_factory=dict)
+    """Plain-text properties to add (e.g. ``URL``); values go through ``icalendar``."""
+
+
+@dataclass(frozen=True)
+class Email:
+    message_id: str
+    to: Person
+    subject: str
+    body: str
+    sender: Person

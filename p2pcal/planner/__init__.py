@@ -1,0 +1,32 @@
+"""The pure planner: (state, observation, now) -> new state and actions. No I/O, no clock."""
+
+from p2pcal.planner.context import Context, People, Plan, Policy, Reminder, invite_uid, session_id
+from p2pcal.planner.reminders import plan_reminders
+from p2pcal.planner.replies import judge, plan_reply
+from p2pcal.planner.sessions import (
+    ItemChanges,
+    new_session,
+    plan_cancel,
+    plan_change,
+    plan_new_session,
+    reconcile,
+)
+
+__all__ = [
+    "Context",
+    "ItemChanges",
+    "People",
+    "Plan",
+    "Policy",
+    "Reminder",
+    "invite_uid",
+    "judge",
+    "new_session",
+    "plan_cancel",
+    "plan_change",
+    "plan_new_session",
+    "plan_reminders",
+    "plan_reply",
+    "reconcile",
+    "session_id",
+]

@@ -1,0 +1,122 @@
+"""What connectors implement (DESIGN.md section 5).
+
+A backend is a package that registers a :class:`ConnectorFactory` under the entry-point
+group ``p2pcal.connectors``. The factory declares its configuration options, so the core
+validates a connector's TOML section (and names the bad key) without knowing the backend.
+The object it creates implements one or more of the protocols below; the engine asks for
+the role it needs with ``isinstance``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from p2pcal.model import CalendarDelta, Email, Invitation, Person, ResponseBatch
+
+ENTRY_POINT_GROUP = "p2pcal.connectors"
+
+
+@dataclass(frozen=True)
+class Option:
+    """One configuration key of a connector."""
+
+    kind: type[str] | type[int] | type[float] | type[bool]
+    help: str
+    default: str | int | float | bool | None = None
+    required: bool = False
+    secret: bool = False
+    """Never written in the TOML: given as ``<key>_env`` (a variable name) or
+    ``<key>_file`` (a path), resolved by the core before ``create``."""
+    choices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ConnectorContext:
+    organizer: Person
+    timeout: float
+    """Seconds to wait on any one network call."""
+
+
+Settings = Mapping[str, str | int | float | bool | None]
+
+
+class Connector(Protocol):
+    def close(self) -> None: ...
+
+
+class ConnectorFactory(Protocol):
+    name: str
+    options: Mapping[str, Option]
+
+    def create(self, settings: Settings, context: ConnectorContext) -> Connector: ...
+
+
+@runtime_checkable
+class BlockSource(Protocol):
+    """Reads coaches' calendars incrementally."""
+
+    def poll(self, calendar: str, cursor: str | None) -> CalendarDelta:
+        """Changes in ``calendar`` since ``cursor`` (``None``: everything).
+
+        Raises :class:`p2pcal.errors.TemporaryError` when the server cannot answer now.
+        """
+        ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class PublishedCalendar(Protocol):
+    """The read-only calendar of upcoming sessions (seats left, no names)."""
+
+    def publish(self, uid: str, ics: str) -> None: ...
+
+    def unpublish(self, uid: str) -> None: ...
+
+    def published_url(self) -> str | None: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class InvitationChannel(Protocol):
+    """Delivers iTIP messages to one attendee each."""
+
+    def deliver(self, invitation: Invitation, message_id: str, text: str) -> None:
+        """Send ``invitation`` with ``text`` as the human-readable part.
+
+        ``message_id`` is stable for one outbox entry, so a resend after a crash is
+        recognisable as the same message.
+        """
+        ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class Mailer(Protocol):
+    def send(self, email: Email) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class ResponseSource(Protocol):
+    """Where attendees' responses arrive (the organizer's mailbox for iMIP)."""
+
+    def fetch(self, cursor: str | None, limit: int) -> ResponseBatch:
+        """Up to ``limit`` replies that arrived after ``cursor``, in arrival order."""
+        ...
+
+    def wait(self, timeout: float) -> bool:
+        """Block up to ``timeout`` seconds for news (IMAP IDLE); True when there may be some."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class Clock(Protocol):
+    def __call__(self) -> datetime: ...

@@ -1,0 +1,186 @@
+"""Sessions and bookings: loading views for the planner and applying its plans."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Connection, and_, func, insert, select, update
+
+from p2pcal import actions
+from p2pcal.ledger import SessionView
+from p2pcal.model import Booking, BookingState, Session, SessionState
+from p2pcal.planner import Plan
+from p2pcal.store.rows import booking_from_row, booking_to_row, session_from_row, session_to_row
+from p2pcal.store.schema import bookings, outbox, reminders, seats, sessions
+
+LIVE = (SessionState.OPEN.value, SessionState.FULL.value)
+
+
+def session(conn: Connection, session_id: str) -> Session | None:
+    row = conn.execute(select(sessions).where(sessions.c.id == session_id)).first()
+    return session_from_row(row) if row else None
+
+
+def view(conn: Connection, session_id: str) -> SessionView | None:
+    found = session(conn, session_id)
+    if found is None:
+        return None
+    rows = conn.execute(select(bookings).where(bookings.c.session_id == session_id))
+    return SessionView(found, tuple(booking_from_row(r) for r in rows))
+
+
+def sessions_of_item(conn: Connection, calendar: str, href: str) -> list[Session]:
+    query = select(sessions).where(sessions.c.calendar == calendar, sessions.c.item_href == href)
+    return [session_from_row(r) for r in conn.execute(query)]
+
+
+def booking_by_uid(conn: Connection, uid: str) -> Booking | None:
+    row = conn.execute(select(bookings).where(bookings.c.invite_uid == uid)).first()
+    return booking_from_row(row) if row else None
+
+
+def _overlapping_seats(start: datetime, end: datetime, exclude: str):  # type: ignore[no-untyped-def]
+    return (
+        select(bookings.c.employee, sessions.c.id)
+        .join(sessions, sessions.c.id == bookings.c.session_id)
+        .where(
+            bookings.c.state == BookingState.CONFIRMED.value,
+            sessions.c.state.in_(LIVE),
+            sessions.c.start_utc < end,
+            sessions.c.end_utc > start,
+            sessions.c.id != exclude,
+        )
+    )
+
+
+def busy_employees(
+    conn: Connection, start: datetime, end: datetime, exclude: str
+) -> frozenset[str]:
+    """Employees who hold a seat in another live session overlapping [start, end)."""
+    return frozenset(r.employee for r in conn.execute(_overlapping_seats(start, end, exclude)))
+
+
+def held_overlap(conn: Connection, employee: str, target: Session) -> Session | None:
+    query = _overlapping_seats(target.start, target.end, target.id).where(
+        bookings.c.employee == employee
+    )
+    row = conn.execute(query).first()
+    return session(conn, row.id) if row else None
+
+
+def open_sessions_of_topic(conn: Connection, topic: str, after: datetime) -> list[Session]:
+    query = (
+        select(sessions)
+        .where(
+            sessions.c.topic == topic,
+            sessions.c.state == SessionState.OPEN.value,
+            sessions.c.start_utc > after,
+        )
+        .order_by(sessions.c.start_utc)
+        .limit(10)
+    )
+    return [session_from_row(r) for r in conn.execute(query)]
+
+
+def live_sessions_starting(conn: Connection, after: datetime, before: datetime) -> list[str]:
+    query = select(sessions.c.id).where(
+        sessions.c.state.in_(LIVE), sessions.c.start_utc > after, sessions.c.start_utc <= before
+    )
+    return [r.id for r in conn.execute(query)]
+
+
+def reminders_handled(conn: Connection, target: Session) -> frozenset[tuple[str, int]]:
+    query = select(reminders.c.employee, reminders.c.offset_s).where(
+        reminders.c.session_id == target.id, reminders.c.start_utc == target.start
+    )
+    return frozenset((r.employee, r.offset_s) for r in conn.execute(query))
+
+
+def finish_past(conn: Connection, now: datetime) -> int:
+    """Sessions that have ended are done."""
+    result = conn.execute(
+        update(sessions)
+        .where(sessions.c.state.in_(LIVE), sessions.c.end_utc <= now)
+        .values(state=SessionState.DONE.value, revision=sessions.c.revision + 1)
+    )
+    return result.rowcount
+
+
+def apply(conn: Connection, plan: Plan, now: datetime, mail_domain: str) -> None:
+    """Write a plan's state and its effects in the caller's transaction."""
+    for changed in plan.sessions:
+        _save_session(conn, changed)
+    # free seats before taking them: a decline and a promotion may swap seat numbers
+    for booking in sorted(plan.bookings, key=lambda b: b.seat_no is not None):
+        _save_booking(conn, booking)
+    for action in plan.actions:
+        kind, payload = actions.to_payload(action)
+        exists = conn.execute(select(outbox.c.id).where(outbox.c.key == action.key)).first()
+        if exists:
+            continue  # the same effect was already planned: never twice
+        conn.execute(
+            insert(outbox).values(
+                key=action.key,
+                kind=kind,
+                payload=payload,
+                session_id=action.session_id,
+                created_at=now,
+                attempts=0,
+                next_attempt_at=now,
+            )
+        )
+    for mark in plan.reminders:
+        conn.execute(
+            insert(reminders).values(
+                session_id=mark.session_id,
+                employee=mark.employee,
+                offset_s=mark.offset_s,
+                start_utc=mark.start,
+                outcome=mark.outcome,
+            )
+        )
+
+
+def _save_session(conn: Connection, changed: Session) -> None:
+    row = session_to_row(changed)
+    result = conn.execute(update(sessions).where(sessions.c.id == changed.id).values(**row))
+    if result.rowcount:
+        return
+    conn.execute(insert(sessions).values(published_revision=-1, **row))
+    conn.execute(
+        insert(seats),
+        [{"session_id": changed.id, "seat_no": n} for n in range(1, changed.capacity + 1)],
+    )
+
+
+def _save_booking(conn: Connection, booking: Booking) -> None:
+    row = booking_to_row(booking)
+    where = and_(
+        bookings.c.session_id == booking.session_id, bookings.c.employee == booking.employee
+    )
+    result = conn.execute(update(bookings).where(where).values(**row))
+    if not result.rowcount:
+        conn.execute(insert(bookings).values(**row))
+
+
+def confirmed_count(conn: Connection, session_id: str) -> int:
+    query = select(func.count()).where(
+        bookings.c.session_id == session_id, bookings.c.state == BookingState.CONFIRMED.value
+    )
+    return int(conn.execute(query).scalar_one())
+
+
+def upcoming(conn: Connection, now: datetime) -> Sequence[SessionView]:
+    """Every live session that has not ended, with its bookings, earliest first."""
+    rows = conn.execute(
+        select(sessions)
+        .where(sessions.c.state.in_(LIVE), sessions.c.end_utc > now)
+        .order_by(sessions.c.start_utc)
+    ).all()
+    found = [session_from_row(r) for r in rows]
+    by_session: dict[str, list[Booking]] = {s.id: [] for s in found}
+    if found:
+        for r in conn.execute(select(bookings).where(bookings.c.session_id.in_(list(by_session)))):
+            by_session[r.session_id].append(booking_from_row(r))
+    return [SessionView(s, tuple(by_session[s.id])) for s in found]
