@@ -23,6 +23,7 @@ class Deliver:
     key: str
     session_id: str
     invitation: Invitation
+    subject: str
     text: str
 
 
@@ -75,6 +76,7 @@ def to_payload(action: Action) -> tuple[str, str]:
             "dtstamp": inv.dtstamp.isoformat(),
             "status": inv.status,
             "extra": dict(inv.extra),
+            "subject": action.subject,
             "text": action.text,
         }
         return "itip", json.dumps(data, sort_keys=True)
@@ -109,7 +111,13 @@ def from_payload(key: str, session_id: str, kind: str, payload: str) -> Action:
             status=data["status"],
             extra=data["extra"],
         )
-        return Deliver(key=key, session_id=session_id, invitation=invitation, text=data["text"])
+        return Deliver(
+            key=key,
+            session_id=session_id,
+            invitation=invitation,
+            subject=data["subject"],
+            text=data["text"],
+        )
     if kind == "email":
         email = Email(
             message_id=data["message_id"],

@@ -7,6 +7,7 @@ import logging
 import signal
 import sys
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any, TypeVar
@@ -136,17 +137,16 @@ def status(ctx: click.Context) -> None:
     config = _load(ctx)
     db = open_database(config)
     try:
-        click.echo(status_table(db, config))
+        click.echo(status_table(db, config, from_environment()()))
     finally:
         db.dispose()
 
 
-def status_table(db: Any, config: Config) -> str:
+def status_table(db: Any, config: Config, now: datetime) -> str:
     from p2pcal.store import state
 
-    clock = from_environment()
     with db.begin() as conn:
-        views = state.upcoming(conn, clock())
+        views = state.upcoming(conn, now)
     header = ("start (coach's zone)", "topic", "coach", "seats", "waitlist", "invited")
     rows = [header]
     for view in views:

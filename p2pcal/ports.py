@@ -85,8 +85,11 @@ class PublishedCalendar(Protocol):
 class InvitationChannel(Protocol):
     """Delivers iTIP messages to one attendee each."""
 
-    def deliver(self, invitation: Invitation, message_id: str, text: str) -> None:
-        """Send ``invitation`` with ``text`` as the human-readable part.
+    def deliver(
+        self, invitation: Invitation, message_id: str, text: str, subject: str | None = None
+    ) -> None:
+        """Send ``invitation`` with ``text`` as the human-readable part (and ``subject``
+        where the channel has one; the connector picks one from the method otherwise).
 
         ``message_id`` is stable for one outbox entry, so a resend after a crash is
         recognisable as the same message.

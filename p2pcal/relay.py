@@ -82,7 +82,7 @@ class Relay:
     def _perform(self, action: actions.Action) -> None:
         if isinstance(action, Deliver):
             message_id = actions.message_id(action.key, self.mail_domain)
-            self.channel.deliver(action.invitation, message_id, action.text)
+            self.channel.deliver(action.invitation, message_id, action.text, action.subject)
             log.info(
                 "sent %s seq %d for session %s",
                 action.invitation.method.value,

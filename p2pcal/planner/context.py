@@ -135,7 +135,9 @@ def itip(
         status="CANCELLED" if method is ITipMethod.CANCEL else "CONFIRMED",
     )
     key = f"itip:{booking.invite_uid}:{booking.sequence}:{method.value}"
-    return Deliver(key=key, session_id=session.id, invitation=invitation, text=text[1])
+    return Deliver(
+        key=key, session_id=session.id, invitation=invitation, subject=text[0], text=text[1]
+    )
 
 
 def mail(ctx: Context, key: str, session: Session, to: Person, text: tuple[str, str]) -> Send:

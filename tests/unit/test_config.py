@@ -180,3 +180,12 @@ def test_cli_missing_file(tmp_path: Path) -> None:
         timeout=60,
     )
     assert result.returncode == 2 and "file not found" in result.stderr
+
+
+def test_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("P2PCAL_CALDAV_PASSWORD", "x")
+    monkeypatch.setenv("P2PCAL_MAIL_PASSWORD", "y")
+    example = Path(__file__).resolve().parents[2] / "config.example.toml"
+    loaded = config.load(example)
+    assert loaded.capacity == 4 and loaded.reminders == (timedelta(hours=24),)
+    assert loaded.calendars.name == "dav" and loaded.mail.name == "imip"

@@ -21,7 +21,9 @@ def _imports(path: Path) -> set[str]:
 
 def test_core_imports_no_connector() -> None:
     offenders = {
-        str(path.relative_to(CORE.parent)): sorted(m for m in _imports(path) if m.split(".")[0] == "connectors")
+        str(path.relative_to(CORE.parent)): sorted(
+            m for m in _imports(path) if m.split(".")[0] == "connectors"
+        )
         for path in CORE.rglob("*.py")
     }
     assert {k: v for k, v in offenders.items() if v} == {}

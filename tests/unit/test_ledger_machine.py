@@ -31,8 +31,11 @@ from p2pcal.planner import Context, People, Policy
 EMPLOYEES = [f"e{i}@corp.example" for i in range(8)]
 T0 = datetime(2026, 12, 1, 9, tzinfo=UTC)
 # sessions 0 and 1 overlap; session 2 is later the same day
-SLOTS = [(T0, T0 + timedelta(minutes=90)), (T0 + timedelta(minutes=60), T0 + timedelta(minutes=150)),
-         (T0 + timedelta(hours=5), T0 + timedelta(hours=6, minutes=30))]
+SLOTS = [
+    (T0, T0 + timedelta(minutes=90)),
+    (T0 + timedelta(minutes=60), T0 + timedelta(minutes=150)),
+    (T0 + timedelta(hours=5), T0 + timedelta(hours=6, minutes=30)),
+]
 
 
 def _overlaps(a: Session, b: Session) -> bool:
@@ -58,9 +61,19 @@ class LedgerMachine(RuleBasedStateMachine):
         self.views: dict[str, SessionView] = {}
         for index, (start, end) in enumerate(SLOTS):
             session = Session(
-                id=f"s{index}", coach="coach@corp.example", topic=f"topic {index % 2}", start=start,
-                end=end, tzid="UTC", location="", capacity=capacity, state=SessionState.OPEN,
-                sequence=0, calendar="cal", item_href=f"h{index}", block_uid=f"u{index}",
+                id=f"s{index}",
+                coach="coach@corp.example",
+                topic=f"topic {index % 2}",
+                start=start,
+                end=end,
+                tzid="UTC",
+                location="",
+                capacity=capacity,
+                state=SessionState.OPEN,
+                sequence=0,
+                calendar="cal",
+                item_href=f"h{index}",
+                block_uid=f"u{index}",
                 recurrence_id=None,
             )
             plan = planner.plan_new_session(session, frozenset(), self.ctx)
@@ -79,7 +92,8 @@ class LedgerMachine(RuleBasedStateMachine):
 
     def _blocked(self, view: SessionView) -> frozenset[str]:
         return frozenset(
-            b.employee for b in view.bookings
+            b.employee
+            for b in view.bookings
             if b.state in (BookingState.WAITLISTED, BookingState.WITHDRAWN)
             and self._seat_elsewhere(b.employee, view.session) is not None
         )
@@ -92,12 +106,19 @@ class LedgerMachine(RuleBasedStateMachine):
         self.now += timedelta(seconds=1)
         self.ctx = Context(self.now, self.ctx.policy, self.ctx.people)
         reply = InboundReply(
-            source_id=f"m{self.arrivals}", received_at=self.now, order=self.arrivals,
-            sender=employee, method=ITipMethod.REPLY, uid=booking.invite_uid,
-            attendees=(employee,), partstat=partstat,
+            source_id=f"m{self.arrivals}",
+            received_at=self.now,
+            order=self.arrivals,
+            sender=employee,
+            method=ITipMethod.REPLY,
+            uid=booking.invite_uid,
+            attendees=(employee,),
+            partstat=partstat,
         )
         assert planner.judge(reply, booking) is None
-        held = self._seat_elsewhere(employee, view.session) if partstat is PartStat.ACCEPTED else None
+        held = (
+            self._seat_elsewhere(employee, view.session) if partstat is PartStat.ACCEPTED else None
+        )
         plan = planner.plan_reply(view, reply, self.ctx, held, self._blocked(view))
         for session in plan.sessions:
             view = SessionView(session, view.bookings)
@@ -119,7 +140,10 @@ class LedgerMachine(RuleBasedStateMachine):
         assert now_booking is not None
         if had.state in (BookingState.CONFIRMED, BookingState.WAITLISTED):
             assert now_booking.state is had.state, "a repeated accept changes nothing"
-        elif self._seat_elsewhere(employee, after.session) is not None and now_booking.state is not BookingState.CONFIRMED:
+        elif (
+            self._seat_elsewhere(employee, after.session) is not None
+            and now_booking.state is not BookingState.CONFIRMED
+        ):
             assert now_booking.state is BookingState.WITHDRAWN
         elif before.seats_left > 0:
             assert now_booking.state is BookingState.CONFIRMED, plan.outcome
@@ -148,9 +172,9 @@ class LedgerMachine(RuleBasedStateMachine):
         self._reply(session, employee, PartStat.TENTATIVE)
         after = self.views[session].booking(employee)
         assert after is not None and before is not None
-        assert (after.state is BookingState.CONFIRMED) == (before.state is BookingState.CONFIRMED), (
-            "TENTATIVE neither takes nor frees a seat"
-        )
+        assert (after.state is BookingState.CONFIRMED) == (
+            before.state is BookingState.CONFIRMED
+        ), "TENTATIVE neither takes nor frees a seat"
 
     # -- invariants ---------------------------------------------------------------------
 

@@ -26,9 +26,20 @@ def db(tmp_path: Path) -> Engine:
     engine = open_engine(f"sqlite:///{tmp_path / 'state.sqlite3'}")
     migrate(engine)
     session = Session(
-        id="s1", coach="c@corp.example", topic="Feedback", start=START, end=START + timedelta(minutes=90),
-        tzid="Europe/Berlin", location="", capacity=4, state=SessionState.OPEN, sequence=0,
-        calendar="cal", item_href="h", block_uid="u", recurrence_id=None,
+        id="s1",
+        coach="c@corp.example",
+        topic="Feedback",
+        start=START,
+        end=START + timedelta(minutes=90),
+        tzid="Europe/Berlin",
+        location="",
+        capacity=4,
+        state=SessionState.OPEN,
+        sequence=0,
+        calendar="cal",
+        item_href="h",
+        block_uid="u",
+        recurrence_id=None,
     )
     people = [
         Booking("s1", f"e{i}@corp.example", BookingState.INVITED, f"uid{i}", 0) for i in range(40)
@@ -68,10 +79,16 @@ def test_one_seat_cannot_be_given_twice(db: Engine) -> None:
 
 def test_confirmed_needs_a_seat_and_only_confirmed_has_one(db: Engine) -> None:
     with pytest.raises(IntegrityError), db.begin() as conn:
-        conn.execute(update(bookings).where(bookings.c.employee == "e1@corp.example").values(state="confirmed"))
+        conn.execute(
+            update(bookings)
+            .where(bookings.c.employee == "e1@corp.example")
+            .values(state="confirmed")
+        )
     with pytest.raises(IntegrityError), db.begin() as conn:
         conn.execute(
-            update(bookings).where(bookings.c.employee == "e1@corp.example").values(state="waitlisted", seat_no=2)
+            update(bookings)
+            .where(bookings.c.employee == "e1@corp.example")
+            .values(state="waitlisted", seat_no=2)
         )
 
 

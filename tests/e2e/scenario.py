@@ -1,0 +1,193 @@
+"""A deployment for end-to-end runs: real Radicale, real SMTP+IMAP, a config on disk,
+and the ``p2pcal`` process driven through its command line."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from p2pcal.embedded import attendee
+from p2pcal.embedded.caldav_servers import RadicaleServer
+from p2pcal.embedded.mail_server import MailServer
+
+ORGANIZER = "p2p@corp.example"
+
+
+def block_ics(uid: str, topic: str, start: datetime, minutes: int = 90, location: str = "") -> str:
+    zone = start.tzinfo
+    assert isinstance(zone, ZoneInfo)
+    end = start + timedelta(minutes=minutes)
+    return "\r\n".join(
+        [
+            "BEGIN:VCALENDAR",
+            "VERSION:2.0",
+            "PRODID:-//p2pcal tests//EN",
+            "BEGIN:VEVENT",
+            f"UID:{uid}",
+            "DTSTAMP:20261101T000000Z",
+            f"DTSTART;TZID={zone.key}:{start:%Y%m%dT%H%M%S}",
+            f"DTEND;TZID={zone.key}:{end:%Y%m%dT%H%M%S}",
+            f"SUMMARY:P2P: {topic}",
+            f"LOCATION:{location}",
+            "END:VEVENT",
+            "END:VCALENDAR",
+            "",
+        ]
+    )
+
+
+def http(method: str, url: str, body: str | None = None) -> bytes:
+    request = urllib.request.Request(
+        url,
+        data=body.encode() if body is not None else None,
+        method=method,
+        headers={"Content-Type": "text/calendar; charset=utf-8", "Depth": "1"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        data: bytes = response.read()
+        return data
+
+
+def wait_until(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@dataclass
+class Deployment:
+    root: Path
+    dav: RadicaleServer
+    mail: MailServer
+    coaches: dict[str, tuple[str, str]]
+    """email -> (time zone, calendar URL)"""
+    employees: list[str]
+    clock_file: Path
+    config_path: Path = field(init=False)
+    process: subprocess.Popen[bytes] | None = None
+
+    def __post_init__(self) -> None:
+        self.config_path = self.root / "config.toml"
+
+    def write_config(self, poll: str = "1s", extra: str = "") -> None:
+        coaches = "".join(
+            f'[[coaches]]\nemail = "{email}"\nname = "Coach {email[:6]}"\n'
+            f'timezone = "{tz}"\ncalendar = "{url}"\n\n'
+            for email, (tz, url) in self.coaches.items()
+        )
+        employees = "".join(
+            f'[[roster.employees]]\nemail = "{email}"\nname = "Employee {email.split("@")[0]}"\n'
+            f'timezone = "{"America/New_York" if i % 3 == 0 else "Europe/Berlin"}"\n\n'
+            for i, email in enumerate(self.employees)
+        )
+        (self.root / "organizer.secret").write_text("pw-p2p")
+        self.config_path.write_text(
+            f"""
+[p2pcal]
+database = "sqlite:///state.sqlite3"
+poll_interval = "{poll}"
+reminders = ["24h"]
+timeout = "10s"
+{extra}
+[organizer]
+email = "{ORGANIZER}"
+
+[calendars]
+connector = "dav"
+url = "{self.dav.url}"
+published_calendar = "{self.dav.url}p2p/sessions/"
+
+[mail]
+connector = "imip"
+smtp_host = "{self.mail.smtp_host}"
+smtp_port = {self.mail.smtp_port}
+smtp_security = "none"
+imap_host = "{self.mail.imap_host}"
+imap_port = {self.mail.imap_port}
+imap_security = "none"
+username = "{ORGANIZER}"
+password_file = "organizer.secret"
+
+{coaches}
+{employees}
+"""
+        )
+
+    def set_clock(self, instant: datetime) -> None:
+        tmp = self.clock_file.with_suffix(".tmp")
+        tmp.write_text(instant.astimezone(UTC).isoformat())
+        tmp.replace(self.clock_file)
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["P2PCAL_CLOCK_FILE"] = str(self.clock_file)
+        env.pop("P2PCAL_CONFIG", None)
+        return env
+
+    def p2pcal(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [_executable(), "--config", str(self.config_path), *args],
+            capture_output=True,
+            text=True,
+            env=self.env(),
+            timeout=timeout,
+            cwd=self.root,
+        )
+
+    def start(self) -> None:
+        log = (self.root / "daemon.log").open("wb")
+        self.process = subprocess.Popen(
+            [_executable(), "-v", "--config", str(self.config_path), "run"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=self.env(),
+            cwd=self.root,
+        )
+
+    def stop(self) -> int:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(timeout=20)
+        self.process = None
+        return code
+
+    def log(self) -> str:
+        return (self.root / "daemon.log").read_text(errors="replace")
+
+    def inbox(self, email: str) -> list[EmailMessage]:
+        return self.mail.messages_for(email)
+
+    def itip(self, email: str) -> list[attendee.Received]:
+        return attendee.received(self.inbox(email))
+
+    def invitation(self, email: str, topic: str) -> attendee.Received:
+        found = [r for r in self.itip(email) if r.method == "REQUEST" and topic in r.summary]
+        assert found, f"{email} has no invitation to {topic}"
+        return found[0]
+
+    def reply(self, email: str, topic: str, partstat: str) -> None:
+        attendee.send_reply(
+            self.mail.smtp_host, self.mail.smtp_port, self.invitation(email, topic), email, partstat
+        )
+
+    def subjects(self, email: str) -> list[str]:
+        return [str(m["Subject"]) for m in self.inbox(email)]
+
+
+def _executable() -> str:
+    found = shutil.which("p2pcal", path=str(Path(sys.executable).parent))
+    return found or "p2pcal"

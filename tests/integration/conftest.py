@@ -1,0 +1,1 @@
+"""Server fixtures come from the root conftest (``tests.servers.fixtures``)."""
