@@ -27,7 +27,9 @@ log = logging.getLogger("p2pcal")
 
 def _setup_logging(verbose: int) -> None:
     level = logging.DEBUG if verbose > 1 else logging.INFO if verbose == 1 else logging.WARNING
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
     # the HTTP and mail libraries log request bodies at debug: keep them out of our logs
     for noisy in ("caldav", "urllib3", "niquests", "requests", "mail.log"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -167,14 +169,21 @@ def status_table(db: Any, config: Config, now: datetime) -> str:
     if len(rows) == 1:
         return "no upcoming sessions"
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
 
 @main.command()
-@click.option("--dir", "workdir", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-data"))
-@click.option("--keep-running", is_flag=True, help="Leave the servers and daemon running after the script.")
+@click.option(
+    "--dir", "workdir", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-data")
+)
+@click.option(
+    "--keep-running", is_flag=True, help="Leave the servers and daemon running after the script."
+)
 @handles_errors
 def demo(workdir: Path, keep_running: bool) -> None:
     """The embedded default: local CalDAV and mail servers, a sample org, a scripted run."""

@@ -57,7 +57,9 @@ class DemoClock:
         return datetime.now(UTC) + self.offset
 
 
-def _block(uid: str, summary: str, start: datetime, minutes: int, location: str, rrule: str = "") -> str:
+def _block(
+    uid: str, summary: str, start: datetime, minutes: int, location: str, rrule: str = ""
+) -> str:
     zone = start.tzinfo
     assert isinstance(zone, ZoneInfo)
     lines = [
@@ -80,7 +82,10 @@ def _block(uid: str, summary: str, start: datetime, minutes: int, location: str,
 
 def _put(url: str, body: str) -> None:
     request = urllib.request.Request(
-        url, data=body.encode(), method="PUT", headers={"Content-Type": "text/calendar; charset=utf-8"}
+        url,
+        data=body.encode(),
+        method="PUT",
+        headers={"Content-Type": "text/calendar; charset=utf-8"},
     )
     urllib.request.urlopen(request, timeout=10).close()
 
@@ -94,7 +99,9 @@ def _at(days: int, hour: int, tz: str) -> datetime:
     return datetime(day.year, day.month, day.day, hour, 0, tzinfo=ZoneInfo(tz))
 
 
-def _write_config(workdir: Path, dav: RadicaleServer, mail: MailServer, calendars: dict[str, str]) -> Path:
+def _write_config(
+    workdir: Path, dav: RadicaleServer, mail: MailServer, calendars: dict[str, str]
+) -> Path:
     secrets_dir = workdir / "secrets"
     secrets_dir.mkdir(parents=True, exist_ok=True)
     coaches = "\n".join(
@@ -171,31 +178,58 @@ def run_demo(workdir: Path, keep_running: bool, echo: Echo) -> None:
     passwords = {email: secrets.token_urlsafe(12) for email, *_ in [*COACHES, *EMPLOYEES]}
     passwords[ORGANIZER] = secrets.token_urlsafe(12)
     echo("Starting a local CalDAV server (Radicale) and a local SMTP+IMAP mailbox ...")
-    with RadicaleServer(workdir / "radicale") as dav, MailServer(workdir / "mail", passwords) as mail:
+    with (
+        RadicaleServer(workdir / "radicale") as dav,
+        MailServer(workdir / "mail", passwords) as mail,
+    ):
         (workdir / "secrets").mkdir()
         (workdir / "secrets" / "organizer.txt").write_text(passwords[ORGANIZER])
         (workdir / "secrets" / "mailbox-passwords.txt").write_text(
             "".join(f"{email} {pw}\n" for email, pw in sorted(passwords.items()))
         )
-        calendars = {email: dav.make_calendar(f"{email.split('@')[0]}/p2p", f"{name}: P2P") for email, name, _ in COACHES}
+        calendars = {
+            email: dav.make_calendar(f"{email.split('@')[0]}/p2p", f"{name}: P2P")
+            for email, name, _ in COACHES
+        }
         dav.make_calendar("p2p/sessions", "P2P sessions (seats left)")
         a_start = _at(3, 10, "Europe/Berlin")
         seeds = {
             "carol@corp.example": [
                 ("feedback", "P2P: Giving feedback", a_start, "Room Ada, 3rd floor", ""),
-                ("retro", "P2P: Running retrospectives", _at(2, 14, "Europe/Berlin"), "Room Ada", "FREQ=WEEKLY;COUNT=3"),
+                (
+                    "retro",
+                    "P2P: Running retrospectives",
+                    _at(2, 14, "Europe/Berlin"),
+                    "Room Ada",
+                    "FREQ=WEEKLY;COUNT=3",
+                ),
                 ("dentist", "Dentist", _at(4, 9, "Europe/Berlin"), "", ""),
             ],
             "dev@corp.example": [
-                ("negotiation", "P2P: Negotiation basics", _at(4, 9, "America/New_York"), "https://meet.example/neg-101", ""),
+                (
+                    "negotiation",
+                    "P2P: Negotiation basics",
+                    _at(4, 9, "America/New_York"),
+                    "https://meet.example/neg-101",
+                    "",
+                ),
             ],
             "erin@corp.example": [
-                ("speaking", "P2P: Public speaking", _at(5, 16, "Asia/Singapore"), "Room Merlion", ""),
+                (
+                    "speaking",
+                    "P2P: Public speaking",
+                    _at(5, 16, "Asia/Singapore"),
+                    "Room Merlion",
+                    "",
+                ),
             ],
         }
         for coach, blocks in seeds.items():
             for uid, summary, start, location, rrule in blocks:
-                _put(f"{calendars[coach]}{uid}.ics", _block(f"{uid}@demo", summary, start, 90, location, rrule))
+                _put(
+                    f"{calendars[coach]}{uid}.ics",
+                    _block(f"{uid}@demo", summary, start, 90, location, rrule),
+                )
         config_path = _write_config(workdir, dav, mail, calendars)
         config = config_module.load(config_path)
         clock = DemoClock()
@@ -203,7 +237,9 @@ def run_demo(workdir: Path, keep_running: bool, echo: Echo) -> None:
         narrator = Narrator(mail, echo)
         employees = [email for email, *_ in EMPLOYEES]
         try:
-            echo("\n1. Coaches blocked slots; the daemon turns them into sessions and invites everyone:")
+            echo(
+                "\n1. Coaches blocked slots; the daemon turns them into sessions and invites everyone:"
+            )
             _settle(wired)
             echo(_status(wired, config))
             narrator.news(["ann@corp.example"])
@@ -211,7 +247,11 @@ def run_demo(workdir: Path, keep_running: bool, echo: Echo) -> None:
             echo("    (every employee got one invitation per session; each lists only them)")
 
             def answer(email: str, partstat: str) -> None:
-                invites = [r for r in attendee.received(mail.messages_for(email)) if "Giving feedback" in r.summary]
+                invites = [
+                    r
+                    for r in attendee.received(mail.messages_for(email))
+                    if "Giving feedback" in r.summary
+                ]
                 attendee.send_reply(mail.smtp_host, mail.smtp_port, invites[0], email, partstat)
 
             echo("\n2. Five people accept 'Giving feedback', one declines, one answers tentative:")
@@ -250,7 +290,9 @@ def run_demo(workdir: Path, keep_running: bool, echo: Echo) -> None:
                 f"  the configuration it used: {config_path}"
             )
             if keep_running:
-                echo("\nThe daemon keeps running (Ctrl-C to stop): answer invitations from a mail client.")
+                echo(
+                    "\nThe daemon keeps running (Ctrl-C to stop): answer invitations from a mail client."
+                )
                 daemon = Daemon(wired, config.poll_interval.total_seconds())
                 try:
                     daemon.run()
@@ -266,4 +308,3 @@ def _status(wired: Wired, config: config_module.Config) -> str:
 
     table = status_table(wired.db, config, wired.engine.clock())
     return "\n".join("    " + line for line in table.splitlines())
-

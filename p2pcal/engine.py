@@ -16,7 +16,7 @@ from sqlalchemy import Engine as Database
 from p2pcal import planner
 from p2pcal.config import Config
 from p2pcal.errors import InvalidCalendarData, PermanentError, TemporaryError
-from p2pcal.ical.blocks import BlockRules, read_blocks
+from p2pcal.ical.blocks import BlockRules, ItemBlocks, read_blocks
 from p2pcal.ledger import SessionView
 from p2pcal.model import (
     BlockOccurrence,
@@ -132,13 +132,11 @@ class Engine:
             default_tz=coach.tz,
         )
 
-    def _read(
-        self, coach: Coach, data: str, ctx: Context
-    ) -> tuple[tuple[str, ...], tuple[BlockOccurrence, ...]]:
+    def _read(self, coach: Coach, data: str, ctx: Context) -> ItemBlocks:
         found = read_blocks(data, self._rules(coach), ctx.now, ctx.now + self.config.horizon)
         for warning in found.warnings:
             log.info("calendar of %s: %s", coach.email, warning)
-        return found.uids, found.occurrences
+        return found
 
     def _observe_item(
         self,
@@ -150,7 +148,7 @@ class Engine:
         round_: Round,
     ) -> None:
         try:
-            uids, occurrences = self._read(coach, item.data, ctx)
+            found = self._read(coach, item.data, ctx)
         except InvalidCalendarData as exc:
             # keep what we had: a broken write by a client must not cancel sessions
             log.warning(
@@ -160,13 +158,15 @@ class Engine:
                 exc,
             )
             return
-        if not uids and not href_known:
+        if not found.uids and not found.unreadable_uids and not href_known:
             return  # not a block: never stored
-        if uids:
+        if found.uids or found.unreadable_uids:
             journal.save_block(conn, coach.calendar, item.href, item.etag, item.data)
         else:
             journal.forget_block(conn, coach.calendar, item.href)
-        self._apply_item(conn, coach, item.href, occurrences, ctx, round_)
+        self._apply_item(
+            conn, coach, item.href, found.occurrences, ctx, round_, found.unreadable_uids
+        )
 
     def _apply_item(
         self,
@@ -176,8 +176,14 @@ class Engine:
         occurrences: tuple[BlockOccurrence, ...],
         ctx: Context,
         round_: Round,
+        unreadable: tuple[str, ...] = (),
     ) -> None:
-        existing = state.sessions_of_item(conn, coach.calendar, href)
+        # a block that could not be read keeps its sessions as they were
+        existing = [
+            s
+            for s in state.sessions_of_item(conn, coach.calendar, href)
+            if s.block_uid not in unreadable
+        ]
         changes = planner.reconcile(existing, occurrences, ctx)
         for gone in changes.gone:
             view = state.view(conn, gone.id)
@@ -218,10 +224,12 @@ class Engine:
                 if coach is None:
                     continue
                 try:
-                    _, occurrences = self._read(coach, data, ctx)
+                    found = self._read(coach, data, ctx)
                 except InvalidCalendarData:
                     continue
-                self._apply_item(conn, coach, href, occurrences, ctx, round_)
+                self._apply_item(
+                    conn, coach, href, found.occurrences, ctx, round_, found.unreadable_uids
+                )
             journal.set_cursor(conn, EXPANDED_CURSOR, ctx.now.isoformat())
 
     # -- responses ----------------------------------------------------------------------

@@ -28,7 +28,9 @@ def load_factory(name: str) -> ConnectorFactory:
         try:
             loaded: ConnectorFactory = ep.load()
         except (ImportError, AttributeError) as exc:
-            raise LookupError(f"connector {name!r} is installed but cannot be loaded: {exc}") from None
+            raise LookupError(
+                f"connector {name!r} is installed but cannot be loaded: {exc}"
+            ) from None
         return loaded
     known = ", ".join(available_connectors()) or "none installed"
     raise LookupError(f"unknown connector {name!r} (available: {known})")

@@ -48,7 +48,7 @@ class Publisher:
         if reply.status in TOLERATED.parent_missing and not _uid_conflict(reply):
             self._make_collection(collection)
             reply = self._put(target, ics)
-        if reply.status in (409, 412):
+        if reply.status == 412 or _uid_conflict(reply):
             raise Conflict(
                 f"dav: {shown(target)} refused the session {uid!r} (HTTP {reply.status})"
             )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from connectors.dav import bodies
@@ -60,7 +60,7 @@ class Poller:
         """Changes in the collection at ``url`` (absolute, ending in ``/``) since ``cursor``."""
         changes = _Changes()
         if cursor is not None and is_listing(cursor):
-            return self._poll_etags(url, decode_listing(cursor), changes)
+            return self._poll_etags(url, cursor, changes)
         if cursor is None and not self._supports_sync(url, changes):
             return self._poll_etags(url, None, changes)
         return self._poll_sync(url, cursor, changes)
@@ -103,15 +103,16 @@ class Poller:
                     changes.removed.discard(entry.href)
             if listed.sync_token is None:
                 raise TemporaryError(f"dav: sync reply from {shown(url)} carries no sync-token")
+            # A truncating server that does not move its token on would be asked forever.
+            moved_on = listed.sync_token != token
             token = listed.sync_token
-            if not listed.truncated:
+            if not (listed.truncated and moved_on):
                 break
         items = self._fetch(url, changes)
         return _delta(items, changes, token, complete)
 
-    def _poll_etags(
-        self, url: str, previous: Mapping[str, str] | None, changes: _Changes
-    ) -> CalendarDelta:
+    def _poll_etags(self, url: str, cursor: str | None, changes: _Changes) -> CalendarDelta:
+        previous = decode_listing(cursor) if cursor else None
         reply = changes.count(self._http.send("PROPFIND", url, bodies.propfind_etags(), depth=1))
         entries = multistatus(reply, _not_found(url)).entries
         own = _own(url, entries)
@@ -124,6 +125,8 @@ class Poller:
             and 200 <= entry.status < 300
         }
         changed, removed = compare(previous or {}, listing)
+        if previous is not None and not changed and not removed:
+            return _delta([], changes, cursor, complete=False)
         changes.etags.update((href, listing[href]) for href in changed)
         changes.removed.update(removed)
         items = self._fetch(url, changes)

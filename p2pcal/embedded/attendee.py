@@ -70,7 +70,9 @@ def received(messages: Iterable[EmailMessage]) -> list[Received]:
     return found
 
 
-def build_reply(invitation: Received, attendee: str, partstat: str, now: datetime | None = None) -> str:
+def build_reply(
+    invitation: Received, attendee: str, partstat: str, now: datetime | None = None
+) -> str:
     """A REPLY as a calendar client writes it: the same UID and SEQUENCE, one ATTENDEE."""
     request = Calendar.from_ical(invitation.calendar).walk("VEVENT")[0]
     calendar = Calendar()

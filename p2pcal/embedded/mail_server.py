@@ -27,6 +27,7 @@ from p2pcal.embedded.process import DEFAULT_START_TIMEOUT, START_ATTEMPTS, Manag
 # happen to be installed; only IMAP is wanted.
 _PYMAP_SKIP = ("admin", "managesieve", "swim")
 
+
 def _delivery_order(path: Path) -> str:
     """The sink's file names sort in delivery order; pymap moving a message from new/
     to cur/ only appends ``:2,<flags>``, so the name stays our record of it."""

@@ -1,0 +1,1 @@
+"""iCalendar in and out: blocks read from coaches' calendars, iTIP, time zones."""

@@ -174,18 +174,28 @@ password_file = "organizer.secret"
     def itip(self, email: str) -> list[attendee.Received]:
         return attendee.received(self.inbox(email))
 
-    def invitation(self, email: str, topic: str) -> attendee.Received:
-        found = [r for r in self.itip(email) if r.method == "REQUEST" and topic in r.summary]
-        assert found, f"{email} has no invitation to {topic}"
+    def invitation(self, email: str, topic: str, day: str = "") -> attendee.Received:
+        """The first invitation to ``topic`` (starting on ``day``, ``YYYYMMDD``, in the
+        employee's zone, when given)."""
+        found = [
+            r
+            for r in self.itip(email)
+            if r.method == "REQUEST" and topic in r.summary and f":{day}" in _dtstart(r.calendar)
+        ]
+        assert found, f"{email} has no invitation to {topic} {day}"
         return found[0]
 
-    def reply(self, email: str, topic: str, partstat: str) -> None:
-        attendee.send_reply(
-            self.mail.smtp_host, self.mail.smtp_port, self.invitation(email, topic), email, partstat
-        )
+    def reply(self, email: str, topic: str, partstat: str, day: str = "") -> None:
+        invitation = self.invitation(email, topic, day)
+        attendee.send_reply(self.mail.smtp_host, self.mail.smtp_port, invitation, email, partstat)
 
     def subjects(self, email: str) -> list[str]:
         return [str(m["Subject"]) for m in self.inbox(email)]
+
+
+def _dtstart(calendar: str) -> str:
+    event = calendar[calendar.index("BEGIN:VEVENT") :]
+    return next(line for line in event.splitlines() if line.startswith("DTSTART"))
 
 
 def _executable() -> str:

@@ -38,9 +38,21 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
             COACH_2: ("America/New_York", dav.make_calendar("coach2/p2p", "Coach two")),
         }
         dav.make_calendar("p2p/sessions", "P2P sessions")
-        http("PUT", coaches[COACH_1][1] + "a.ics", block_ics("block-a", "Giving feedback", A_START, location="Room Ada"))
-        http("PUT", coaches[COACH_1][1] + "b.ics", block_ics("block-b", "Giving feedback", B_START, location="Room Ada"))
-        http("PUT", coaches[COACH_2][1] + "c.ics", block_ics("block-c", "Negotiation", C_START, location="https://meet.example/n"))
+        http(
+            "PUT",
+            coaches[COACH_1][1] + "a.ics",
+            block_ics("block-a", "Giving feedback", A_START, location="Room Ada"),
+        )
+        http(
+            "PUT",
+            coaches[COACH_1][1] + "b.ics",
+            block_ics("block-b", "Giving feedback", B_START, location="Room Ada"),
+        )
+        http(
+            "PUT",
+            coaches[COACH_2][1] + "c.ics",
+            block_ics("block-c", "Negotiation", C_START, location="https://meet.example/n"),
+        )
         deployment = Deployment(tmp_path, dav, mail, coaches, EMPLOYEES, tmp_path / "clock")
         deployment.set_clock(NOW)
         deployment.write_config()
@@ -69,29 +81,39 @@ def test_booking_loop(deployment: Deployment) -> None:
     # 6 accept session A in this order: the first 4 are confirmed, 2 waitlisted
     accepters = EMPLOYEES[:6]
     for email in accepters:
-        d.reply(email, "Giving feedback", "ACCEPTED")
+        d.reply(email, "Giving feedback", "ACCEPTED", day="20261204")
     wait_until(
-        lambda: sum(1 for s in d.subjects(COACH_1) if s.startswith("Roster:")) >= 4
-        and all(any(s.startswith("Full:") for s in d.subjects(e)) for e in accepters[4:]),
+        lambda: (
+            sum(1 for s in d.subjects(COACH_1) if s.startswith("Roster:")) >= 4
+            and all(any(s.startswith("Full:") for s in d.subjects(e)) for e in accepters[4:])
+        ),
         "4 confirmations and 2 waitlist notices",
     )
     session_a = [e for e in EMPLOYEES if any(s.startswith("Confirmed:") for s in d.subjects(e))]
     assert session_a == accepters[:4], "confirmed in arrival order"
-    waitlist_texts = {e: " ".join(r.text for r in d.itip(e) if r.method == "CANCEL") for e in accepters[4:]}
+    waitlist_texts = {
+        e: " ".join(r.text for r in d.itip(e) if r.method == "CANCEL") for e in accepters[4:]
+    }
     assert "number 1 on the waitlist" in waitlist_texts[accepters[4]]
     assert "number 2 on the waitlist" in waitlist_texts[accepters[5]]
     # the 4 still-open invitations to A were withdrawn when it filled
     for email in EMPLOYEES[6:]:
-        wait_until(lambda e=email: _count(d, e, "CANCEL", "Giving feedback") == 1, f"withdrawal for {email}")
+        wait_until(
+            lambda e=email: _count(d, e, "CANCEL", "Giving feedback") == 1,
+            f"withdrawal for {email}",
+        )
     roster = d.inbox(COACH_1)[-1].get_content()
     assert all(e in roster for e in accepters[:4]) and "4/4 seats taken" in roster
 
     # a confirmed employee declines: the coach is told and the first waitlisted promoted
-    d.reply(accepters[1], "Giving feedback", "DECLINED")
-    wait_until(lambda: any("declined" in m.get_content() for m in d.inbox(COACH_1)[-1:]), "coach told")
+    d.reply(accepters[1], "Giving feedback", "DECLINED", day="20261204")
+    wait_until(
+        lambda: any("declined" in m.get_content() for m in d.inbox(COACH_1)[-1:]), "coach told"
+    )
     wait_until(
         lambda: any(
-            r.method == "REQUEST" and r.sequence > 0 and "seat opened" in r.text for r in d.itip(accepters[4])
+            r.method == "REQUEST" and r.sequence > 0 and "seat opened" in r.text
+            for r in d.itip(accepters[4])
         ),
         "promotion of the first waitlisted",
     )
@@ -115,15 +137,21 @@ def test_booking_loop(deployment: Deployment) -> None:
     reminded = {e: sum(1 for s in d.subjects(e) if s.startswith("Reminder:")) for e in EMPLOYEES}
     assert {e for e, n in reminded.items() if n} == confirmed_now
     assert all(n <= 1 for n in reminded.values()), reminded
-    berlin_reminder = next(m for m in d.inbox(accepters[2]) if str(m["Subject"]).startswith("Reminder:"))
+    berlin_reminder = next(
+        m for m in d.inbox(accepters[2]) if str(m["Subject"]).startswith("Reminder:")
+    )
     assert "10:00–11:30 CET (Europe/Berlin)" in berlin_reminder.get_content()
     assert "Room Ada" in berlin_reminder.get_content()
 
     # the coach deletes block C: everyone invited to it gets a CANCEL
     http("DELETE", d.coaches[COACH_2][1] + "c.ics")
     for email in EMPLOYEES:
-        wait_until(lambda e=email: _count(d, e, "CANCEL", "Negotiation") == 1, f"cancellation for {email}")
-    cancel_text = next(r.text for r in d.itip(EMPLOYEES[0]) if r.method == "CANCEL" and "Negotiation" in r.summary)
+        wait_until(
+            lambda e=email: _count(d, e, "CANCEL", "Negotiation") == 1, f"cancellation for {email}"
+        )
+    cancel_text = next(
+        r.text for r in d.itip(EMPLOYEES[0]) if r.method == "CANCEL" and "Negotiation" in r.summary
+    )
     assert "cancel" in cancel_text
 
     # nobody ever sees another participant: no employee address in anyone else's mail

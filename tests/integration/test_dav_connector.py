@@ -8,6 +8,7 @@ the server logs per request.
 
 from __future__ import annotations
 
+import base64
 import socket
 import threading
 import time
@@ -22,6 +23,7 @@ from urllib.parse import urlsplit
 
 import niquests
 import pytest
+from caldav.collection import Calendar
 from caldav.davclient import DAVClient
 
 from connectors.dav import DavConnector, factory
@@ -67,11 +69,15 @@ class CountingProxy:
         self.upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
         self.seen: list[Seen] = []
         self.fault: Fault | None = None
+        self.password: str | None = None
+        """When set, requests without Basic credentials with this password get a 401."""
         self.rewrite: Callable[[str, bytes], bytes] | None = None
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
 
     @property
@@ -109,9 +115,17 @@ class CountingProxy:
                 if proxy.fault is not None:
                     self.answer(proxy.fault.status, proxy.fault.headers, proxy.fault.body)
                     return
+                if proxy.password is not None and not self.authorised(proxy.password):
+                    self.answer(401, {"WWW-Authenticate": 'Basic realm="p2p"'}, b"")
+                    return
                 upstream = HTTPConnection(*proxy.upstream, timeout=30)
                 try:
-                    headers = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
+                    # Plain bodies upstream, so that ``rewrite`` sees XML rather than gzip.
+                    headers = {
+                        k: v
+                        for k, v in self.headers.items()
+                        if k.lower() not in ("connection", "accept-encoding")
+                    }
                     upstream.request(self.command, self.path, body=body, headers=headers)
                     reply = upstream.getresponse()
                     data = reply.read()
@@ -125,6 +139,12 @@ class CountingProxy:
                     self.answer(reply.status, passed, data)
                 finally:
                     upstream.close()
+
+            def authorised(self, password: str) -> bool:
+                scheme, _, value = (self.headers.get("Authorization") or "").partition(" ")
+                if scheme.lower() != "basic":
+                    return False
+                return base64.b64decode(value).decode().partition(":")[2] == password
 
             def answer(self, status: int, headers: dict[str, str], body: bytes) -> None:
                 self.send_response(status)
@@ -203,12 +223,14 @@ def methods(seen: list[Seen]) -> list[str]:
     return [s.method for s in seen]
 
 
-def radicale_requests_logged(server: Server) -> int | None:
-    """Requests Radicale has logged so far (it logs one line per request at info level)."""
+def radicale_requests_logged(server: Server, calendar: str) -> int | None:
+    """Requests for ``calendar`` and its items that Radicale has logged so far (one line per
+    request at info level: ``REPORT request for '/p2p/t-1/' received from ...``)."""
     if not isinstance(server, RadicaleServer):
         return None
+    marker = f" request for '{urlsplit(calendar).path}"
     text = server.log_path.read_text(errors="replace")
-    return sum(1 for line in text.splitlines() if " request for " in line and "received" in line)
+    return sum(1 for line in text.splitlines() if marker in line and "received from" in line)
 
 
 @pytest.fixture
@@ -232,7 +254,7 @@ def test_first_poll_returns_every_item_and_is_complete(
 ) -> None:
     connector = connect(proxy)
     assert isinstance(connector, BlockSource)
-    logged_before = radicale_requests_logged(server)
+    logged_before = radicale_requests_logged(server, calendar)
 
     delta = connector.poll(proxy.via(calendar), None)
 
@@ -245,7 +267,7 @@ def test_first_poll_returns_every_item_and_is_complete(
     assert methods(seen) == ["PROPFIND", "REPORT", "REPORT"]
     assert delta.requests == len(seen) == connector.requests_sent == 3
     if logged_before is not None:
-        assert radicale_requests_logged(server) == logged_before + 3
+        assert radicale_requests_logged(server, calendar) == logged_before + 3
 
 
 def test_second_poll_without_change_is_one_request_and_returns_nothing(
@@ -254,7 +276,7 @@ def test_second_poll_without_change_is_one_request_and_returns_nothing(
     connector = connect(proxy)
     first = connector.poll(proxy.via(calendar), None)
     proxy.take()
-    logged_before = radicale_requests_logged(server)
+    logged_before = radicale_requests_logged(server, calendar)
 
     again = connector.poll(proxy.via(calendar), first.cursor)
 
@@ -263,7 +285,7 @@ def test_second_poll_without_change_is_one_request_and_returns_nothing(
     assert [(s.method, s.depth) for s in proxy.take()] == [("REPORT", "0")]
     assert again.cursor
     if logged_before is not None:
-        assert radicale_requests_logged(server) == logged_before + 1
+        assert radicale_requests_logged(server, calendar) == logged_before + 1
 
 
 def test_one_added_one_modified_one_deleted_come_back_in_two_requests(
@@ -299,6 +321,7 @@ def test_a_bogus_token_gives_a_complete_listing(
     assert delta.complete
     assert hrefs(delta) == set(three_items)
     assert delta.cursor and delta.cursor != "http://p2pcal.invalid/sync/bogus"
+    assert not delta.cursor.startswith("fake-")
     # Refused sync, fresh sync, multiget: never a silent "fake-" token.
     assert methods(proxy.take()) == ["REPORT", "REPORT", "REPORT"]
     assert delta.requests == 3
@@ -370,7 +393,7 @@ def test_wrong_calendar_url_is_permanent(server: Server, proxy: CountingProxy) -
     missing = proxy.via(server.url + calendar_path(server, "no-such-calendar") + "/")
     connector = connect(proxy)
 
-    with pytest.raises(PermanentError, match="calendar not found: .*no-such-calendar"):
+    with pytest.raises(PermanentError, match=r"calendar not found: .*no-such-calendar"):
         connector.poll(missing, None)
     with pytest.raises(PermanentError, match="calendar not found"):
         connector.poll(missing, "http://p2pcal.invalid/sync/1")
@@ -398,7 +421,7 @@ def test_a_server_that_does_not_answer_times_out_as_temporary() -> None:
         connector = factory.create({"url": f"http://127.0.0.1:{port}/"}, context)
         started = time.monotonic()
 
-        with pytest.raises(TemporaryError, match="timed out after 0.5 s"):
+        with pytest.raises(TemporaryError, match=r"timed out after 0\.5 s"):
             connector.poll(f"http://127.0.0.1:{port}/p2p/blocks/", None)
         assert time.monotonic() - started < 5
 
@@ -416,6 +439,22 @@ def test_refused_credentials_are_permanent_and_the_password_is_not_told(
     # The challenge, then the retry with Basic credentials: both counted.
     assert methods(proxy.take()) == ["PROPFIND", "PROPFIND"]
     assert connector.requests_sent == 2
+
+
+def test_credentials_go_out_after_the_first_challenge_and_the_challenge_is_counted(
+    proxy: CountingProxy, calendar: str, three_items: list[str]
+) -> None:
+    proxy.password = "s3cret-pw"
+    connector = connect(proxy, username="p2p", password="s3cret-pw")
+
+    first = connector.poll(proxy.via(calendar), None)
+    again = connector.poll(proxy.via(calendar), first.cursor)
+
+    assert hrefs(first) == set(three_items)
+    # PROPFIND refused, PROPFIND again with Basic, then the sync and the multiget.
+    assert first.requests == 4
+    assert again.requests == 1
+    assert len(proxy.take()) == connector.requests_sent == 5
 
 
 def test_busy_server_is_temporary_with_its_retry_after(proxy: CountingProxy, calendar: str) -> None:
@@ -437,6 +476,15 @@ def test_unparsable_multistatus_is_temporary(proxy: CountingProxy, calendar: str
 # --- the published calendar ----------------------------------------------------------------
 
 
+def summaries(calendar: Calendar) -> dict[str, str]:
+    """UID -> SUMMARY of every event, as the caldav library reads them."""
+    events = calendar.get_events()
+    assert isinstance(events, list)
+    return {
+        str(e.icalendar_component["UID"]): str(e.icalendar_component["SUMMARY"]) for e in events
+    }
+
+
 def test_publish_and_unpublish_are_seen_by_a_plain_caldav_client(
     server: Server, proxy: CountingProxy
 ) -> None:
@@ -444,24 +492,23 @@ def test_publish_and_unpublish_are_seen_by_a_plain_caldav_client(
     connector = connect(proxy, published_calendar=proxy.via(published))
     assert isinstance(connector, PublishedCalendar)
     assert connector.published_url() == proxy.via(published)
-    reader = DAVClient(url=server.url).calendar(url=published)
+    reader = Calendar(client=DAVClient(url=server.url), url=published)
 
     connector.publish("session-1@p2pcal.example", event("session-1@p2pcal.example", "Open"))
     connector.publish("session-1@p2pcal.example", event("session-1@p2pcal.example", "2 left"))
     connector.publish("session-2", event("session-2"))
 
-    shown = {
-        e.icalendar_component["UID"]: str(e.icalendar_component["SUMMARY"])
-        for e in reader.get_events()
+    assert summaries(reader) == {
+        "session-1@p2pcal.example": "2 left",
+        "session-2": "P2P: Negotiation",
     }
-    assert shown == {"session-1@p2pcal.example": "2 left", "session-2": "P2P: Negotiation"}
     # The first PUT found no collection: MKCALENDAR, then the PUT again.
     assert methods(proxy.take()) == ["PUT", "MKCALENDAR", "PUT", "PUT", "PUT"]
 
     connector.unpublish("session-1@p2pcal.example")
     connector.unpublish("session-1@p2pcal.example")
 
-    assert [e.icalendar_component["UID"] for e in reader.get_events()] == ["session-2"]
+    assert summaries(reader) == {"session-2": "P2P: Negotiation"}
 
 
 def test_without_a_published_calendar_publishing_is_refused(proxy: CountingProxy) -> None:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from xml.etree import ElementTree
+
 import pytest
 
 from connectors.dav import bodies
@@ -186,12 +188,16 @@ def test_hrefs_compare_in_one_spelling(href: str, canonical: str) -> None:
 
 
 def test_multiget_body_lists_every_href_escaped() -> None:
-    hrefs = ["/cal/a.ics", "/cal/b&c.ics"]
+    hrefs = ["/cal/a.ics", "/cal/b&c<d>.ics"]
 
-    body = bodies.calendar_multiget(hrefs)
+    root = ElementTree.fromstring(bodies.calendar_multiget(hrefs))
 
-    assert b"<D:href>/cal/b&amp;c.ics</D:href>" in body
-    assert b"calendar-multiget" in body and b"<C:calendar-data/>" in body
+    assert root.tag == "{urn:ietf:params:xml:ns:caldav}calendar-multiget"
+    assert [href.text for href in root.iter("{DAV:}href")] == hrefs
+    assert [prop.tag for prop in root.iterfind("{DAV:}prop/*")] == [
+        "{DAV:}getetag",
+        "{urn:ietf:params:xml:ns:caldav}calendar-data",
+    ]
 
 
 def test_sync_body_sends_an_empty_token_for_a_first_sync() -> None:
