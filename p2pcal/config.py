@@ -136,7 +136,9 @@ def _parse(source: str, base: Path, raw: dict[str, Any]) -> Config:
     block_category = blocks.get("category", _optional_str, None)
     blocks.finish()
     if not block_prefix.strip() and not block_category:
-        raise ConfigError(source, "blocks.prefix", "empty, and no category is set: nothing would mark a block")
+        raise ConfigError(
+            source, "blocks.prefix", "empty, and no category is set: nothing would mark a block"
+        )
 
     org = _Section(source, "organizer", top.require("organizer", _table))
     organizer = Person(

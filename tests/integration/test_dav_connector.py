@@ -30,7 +30,7 @@ from connectors.dav import DavConnector, factory
 from connectors.dav.capabilities import RADICALE_3_9, XANDIKOS_0_4, ServerBehaviour
 from connectors.dav.multistatus import VALID_SYNC_TOKEN, canonical_href, error_conditions
 from p2pcal.embedded.caldav_servers import RadicaleServer, XandikosServer
-from p2pcal.errors import PermanentError, TemporaryError
+from p2pcal.errors import Conflict, PermanentError, TemporaryError
 from p2pcal.model import CalendarDelta, Person
 from p2pcal.ports import BlockSource, ConnectorContext, ConnectorFactory, PublishedCalendar
 
@@ -509,6 +509,22 @@ def test_publish_and_unpublish_are_seen_by_a_plain_caldav_client(
     connector.unpublish("session-1@p2pcal.example")
 
     assert summaries(reader) == {"session-2": "P2P: Negotiation"}
+
+
+def test_a_session_uid_already_held_by_another_resource_is_a_conflict(
+    proxy: CountingProxy, calendar: str
+) -> None:
+    squatted = event("session-9")
+    reply = niquests.put(
+        f"{calendar}someone-else.ics",
+        data=squatted.encode(),
+        headers={"Content-Type": "text/calendar"},
+    )
+    assert reply.status_code in (201, 204)
+    connector = connect(proxy, published_calendar=proxy.via(calendar))
+
+    with pytest.raises(Conflict, match="refused the session 'session-9'"):
+        connector.publish("session-9", squatted)
 
 
 def test_without_a_published_calendar_publishing_is_refused(proxy: CountingProxy) -> None:
