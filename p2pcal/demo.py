@@ -158,12 +158,17 @@ class Narrator:
         self.echo = echo
         self.seen: dict[str, int] = {}
 
-    def news(self, who: list[str]) -> None:
+    def news(self, who: list[str], quiet: bool = False) -> int:
+        """Print (unless ``quiet``) what reached ``who`` since last time; returns how many."""
+        count = 0
         for email in who:
             messages = self.mail.messages_for(email)
             for message in messages[self.seen.get(email, 0) :]:
-                self.echo(f"    {email:<22} <- {message['Subject']}")
+                count += 1
+                if not quiet:
+                    self.echo(f"    {email:<22} <- {message['Subject']}")
             self.seen[email] = len(messages)
+        return count
 
 
 def _settle(wired: Wired, rounds: int = 2) -> None:
@@ -243,8 +248,8 @@ def run_demo(workdir: Path, keep_running: bool, echo: Echo) -> None:
             _settle(wired)
             echo(_status(wired, config))
             narrator.news(["ann@corp.example"])
-            narrator.news(employees[1:])
-            echo("    (every employee got one invitation per session; each lists only them)")
+            others = narrator.news(employees[1:], quiet=True)
+            echo(f"    ... and {others} more to the 11 others: each invitation lists only its reader.")
 
             def answer(email: str, partstat: str) -> None:
                 invites = [

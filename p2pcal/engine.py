@@ -243,6 +243,7 @@ class Engine:
                 self._take_reply(reply, round_)
             with self.transaction() as conn:
                 journal.set_cursor(conn, INBOX_CURSOR, batch.cursor)
+            self.withdraw_from_full()
             if len(batch.replies) < RESPONSE_BATCH:
                 return
 
@@ -289,11 +290,21 @@ class Engine:
         busy = state.busy_employees(conn, view.session.start, view.session.end, view.session.id)
         return frozenset(waiting & busy)
 
+    def withdraw_from_full(self) -> None:
+        """Full sessions take back unanswered invitations (also after a crash in between)."""
+        ctx = self.context()
+        with self.transaction() as conn:
+            for session_id in state.full_with_open_invitations(conn):
+                view = state.view(conn, session_id)
+                assert view is not None
+                self.commit(conn, planner.plan_withdrawals(view, ctx), ctx)
+
     # -- timers -------------------------------------------------------------------------
 
     def tick(self, round_: Round) -> None:
         ctx = self.context()
         longest = max(self.config.reminders, default=timedelta(0))
+        self.withdraw_from_full()
         with self.transaction() as conn:
             state.finish_past(conn, ctx.now)
             for session_id in state.live_sessions_starting(conn, ctx.now, ctx.now + longest):

@@ -9,6 +9,7 @@ from p2pcal.planner.sessions import (
     plan_cancel,
     plan_change,
     plan_new_session,
+    plan_withdrawals,
     reconcile,
 )
 
@@ -27,6 +28,7 @@ __all__ = [
     "plan_new_session",
     "plan_reminders",
     "plan_reply",
+    "plan_withdrawals",
     "reconcile",
     "session_id",
 ]

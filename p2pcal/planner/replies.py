@@ -82,8 +82,6 @@ def _accept(
         plan.actions.append(
             mail(ctx, key, session, reader, texts.confirmed(session, coach, reader))
         )
-        if session.state is SessionState.FULL:
-            after = _withdraw_rest(after, plan, ctx)
         plan.actions.append(_roster(after, ctx, f"{reader.name} took a seat."))
     elif outcome is Outcome.WAITLISTED:
         booking = replace(booking, sequence=booking.sequence + 1)
@@ -99,19 +97,6 @@ def _accept(
         plan.actions.append(itip(ctx, session, booking, ITipMethod.CANCEL, text))
     plan.keep(after, view)
     return plan
-
-
-def _withdraw_rest(view: SessionView, plan: Plan, ctx: Context) -> SessionView:
-    """The session just filled: take back every invitation nobody answered."""
-    after, withdrawn = ledger.withdraw_open_invitations(view)
-    coach = ctx.people.coach(view.session.coach)
-    for booking in withdrawn:
-        booking = replace(booking, sequence=booking.sequence + 1)
-        after = after.with_booking(booking)
-        reader = ctx.people.person(booking.employee)
-        text = texts.withdrawn_full(view.session, coach, reader)
-        plan.actions.append(itip(ctx, view.session, booking, ITipMethod.CANCEL, text))
-    return after
 
 
 def _decline(view: SessionView, employee: str, ctx: Context, blocked: frozenset[str]) -> Plan:

@@ -170,3 +170,25 @@ def plan_cancel(view: SessionView, alternatives: Sequence[Session], ctx: Context
         text = texts.cancelled(session, coach, ctx.people.person(booking.employee), others)
         plan.actions.append(itip(ctx, session, cancelled, ITipMethod.CANCEL, text))
     return plan
+
+
+def plan_withdrawals(view: SessionView, ctx: Context) -> Plan:
+    """A full session takes back the invitations nobody answered.
+
+    Run after a batch of replies rather than at the accept that filled the session: an
+    accept already waiting in the mailbox then gets one message (its waitlist place)
+    instead of a withdrawal followed by a waitlist notice.
+    """
+    plan = Plan(outcome="withdrawn")
+    if view.session.state is not SessionState.FULL:
+        return plan
+    after, withdrawn = ledger.withdraw_open_invitations(view)
+    coach = ctx.people.coach(view.session.coach)
+    for booking in withdrawn:
+        booking = replace(booking, sequence=booking.sequence + 1)
+        after = after.with_booking(booking)
+        reader = ctx.people.person(booking.employee)
+        text = texts.withdrawn_full(view.session, coach, reader)
+        plan.actions.append(itip(ctx, view.session, booking, ITipMethod.CANCEL, text))
+    plan.keep(after, view)
+    return plan

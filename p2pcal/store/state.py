@@ -90,6 +90,19 @@ def live_sessions_starting(conn: Connection, after: datetime, before: datetime) 
     return [r.id for r in conn.execute(query)]
 
 
+def full_with_open_invitations(conn: Connection) -> list[str]:
+    query = (
+        select(sessions.c.id)
+        .join(bookings, bookings.c.session_id == sessions.c.id)
+        .where(
+            sessions.c.state == SessionState.FULL.value,
+            bookings.c.state.in_((BookingState.INVITED.value, BookingState.TENTATIVE.value)),
+        )
+        .distinct()
+    )
+    return [r.id for r in conn.execute(query)]
+
+
 def reminders_handled(conn: Connection, target: Session) -> frozenset[tuple[str, int]]:
     query = select(reminders.c.employee, reminders.c.offset_s).where(
         reminders.c.session_id == target.id, reminders.c.start_utc == target.start

@@ -208,11 +208,19 @@ class LedgerMachine(RuleBasedStateMachine):
                     "someone who answered later holds a seat while an earlier accept waits"
                 )
 
-    @invariant()
-    def invitations_withdrawn_when_full(self) -> None:
-        for view in getattr(self, "views", {}).values():
+    @precondition(lambda self: hasattr(self, "views"))
+    @rule()
+    def end_of_batch(self) -> None:
+        """What the engine does after each batch of replies: full sessions withdraw the
+        invitations nobody answered."""
+        for session_id, view in list(self.views.items()):
+            plan = planner.plan_withdrawals(view, self.ctx)
+            for changed in plan.bookings:
+                view = view.with_booking(changed)
+            self.views[session_id] = view
             if view.session.state is SessionState.FULL:
                 assert not view.open_invitations
+                assert len(plan.actions) == len(plan.bookings)
 
     @invariant()
     def messages_list_only_their_reader(self) -> None:
