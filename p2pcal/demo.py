@@ -249,7 +249,9 @@ def run_demo(workdir: Path, keep_running: bool, echo: Echo) -> None:
             echo(_status(wired, config))
             narrator.news(["ann@corp.example"])
             others = narrator.news(employees[1:], quiet=True)
-            echo(f"    ... and {others} more to the 11 others: each invitation lists only its reader.")
+            echo(
+                f"    ... and {others} more to the 11 others: each invitation lists only its reader."
+            )
 
             def answer(email: str, partstat: str) -> None:
                 invites = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy import Connection, Select, and_, func, insert, select, update
 
 from p2pcal import actions
 from p2pcal.ledger import SessionView
@@ -40,7 +40,7 @@ def booking_by_uid(conn: Connection, uid: str) -> Booking | None:
     return booking_from_row(row) if row else None
 
 
-def _overlapping_seats(start: datetime, end: datetime, exclude: str):  # type: ignore[no-untyped-def]
+def _overlapping_seats(start: datetime, end: datetime, exclude: str) -> Select[tuple[str, str]]:
     return (
         select(bookings.c.employee, sessions.c.id)
         .join(sessions, sessions.c.id == bookings.c.session_id)

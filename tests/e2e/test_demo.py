@@ -24,7 +24,10 @@ def test_demo_shows_the_whole_loop(tmp_path: Path) -> None:
     assert "ann@corp.example       <- Invitation: P2P Giving feedback" in out
     assert "... and 66 more to the 11 others" in out  # 6 sessions each
     assert out.count("<- Confirmed: P2P Giving feedback") == 4
-    assert "emma@corp.example      <- Full: P2P Giving feedback, you are number 1 on the waitlist" in out
+    assert (
+        "emma@corp.example      <- Full: P2P Giving feedback, you are number 1 on the waitlist"
+        in out
+    )
     assert "emma@corp.example      <- Seat confirmed: P2P Giving feedback" in out
     assert out.count("<- Reminder: P2P Giving feedback") == 4
     assert "<- Cancelled: P2P Public speaking" in out

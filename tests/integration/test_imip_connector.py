@@ -13,7 +13,6 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage, Message
 from pathlib import Path
@@ -28,6 +27,7 @@ from p2pcal.errors import PermanentError, TemporaryError
 from p2pcal.ical.itip import build_itip
 from p2pcal.model import Invitation, ITipMethod, PartStat, Person
 from p2pcal.ports import ConnectorContext
+from tests import builders
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "imip"
 ORGANIZER = Person("p2p@corp.example", "P2P Sessions", "Europe/Berlin")
@@ -65,22 +65,11 @@ def connector(mail_server: Any) -> Iterator[ImipConnector]:
 
 
 def invitation(attendee: Person = ALICE, **changes: object) -> Invitation:
-    base = Invitation(
-        method=ITipMethod.REQUEST,
-        uid=f"p2p-it-{attendee.email}",
-        sequence=0,
-        organizer=ORGANIZER,
-        attendee=attendee,
-        partstat=PartStat.NEEDS_ACTION,
-        summary="P2P: Kubernetes basics",
-        description="Bring a laptop.",
-        location="Room 4.12",
-        start=datetime(2026, 3, 10, 13, 0, tzinfo=UTC),
-        end=datetime(2026, 3, 10, 14, 30, tzinfo=UTC),
-        tzid=attendee.tz,
-        dtstamp=datetime(2026, 3, 1, 8, 0, tzinfo=UTC),
-    )
-    return replace(base, **changes)  # type: ignore[arg-type]
+    defaults: dict[str, object] = {
+        "uid": f"p2p-it-{attendee.email}",
+        "description": "Bring a laptop.",
+    }
+    return builders.invitation(attendee, **{**defaults, **changes})
 
 
 def drain(imip: ImipConnector) -> str | None:

@@ -23,6 +23,7 @@ from connectors.imip.mime import (
 )
 from p2pcal.ical.itip import build_itip
 from p2pcal.model import Email, Invitation, ITipMethod, PartStat, Person
+from tests import builders
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "imip"
 ORGANIZER = Person("p2p@corp.example", "P2P Sessions", "Europe/Berlin")
@@ -31,22 +32,9 @@ SENT_AT = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 
 
 def invitation(**changes: object) -> Invitation:
-    base = Invitation(
-        method=ITipMethod.REQUEST,
-        uid="p2p-0001-alice@corp.example",
-        sequence=0,
-        organizer=ORGANIZER,
-        attendee=ALICE,
-        partstat=PartStat.NEEDS_ACTION,
-        summary="P2P: Kubernetes basics",
-        description="",
-        location="Room 4.12",
-        start=datetime(2026, 3, 10, 13, 0, tzinfo=UTC),
-        end=datetime(2026, 3, 10, 14, 30, tzinfo=UTC),
-        tzid="Europe/London",
-        dtstamp=SENT_AT,
+    return builders.invitation(
+        **{"attendee": ALICE, "description": "", "dtstamp": SENT_AT, **changes}
     )
-    return replace(base, **changes)  # type: ignore[arg-type]
 
 
 def wire(message: EmailMessage) -> EmailMessage:

@@ -23,6 +23,7 @@ from p2pcal.ical.itip import (
     parse_itip,
 )
 from p2pcal.model import Invitation, ITipMethod, PartStat, Person
+from tests import builders
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "imip"
 
@@ -31,22 +32,7 @@ ALICE = Person("alice@corp.example", "Alice Example", "America/New_York")
 
 
 def invitation(**changes: object) -> Invitation:
-    base = Invitation(
-        method=ITipMethod.REQUEST,
-        uid="p2p-0001-alice@corp.example",
-        sequence=0,
-        organizer=ORGANIZER,
-        attendee=ALICE,
-        partstat=PartStat.NEEDS_ACTION,
-        summary="P2P: Kubernetes basics",
-        description="Bring a laptop.\nWe start on time.",
-        location="Room 4.12",
-        start=datetime(2026, 3, 10, 13, 0, tzinfo=UTC),
-        end=datetime(2026, 3, 10, 14, 30, tzinfo=UTC),
-        tzid="America/New_York",
-        dtstamp=datetime(2026, 3, 1, 8, 0, tzinfo=UTC),
-    )
-    return replace(base, **changes)  # type: ignore[arg-type]
+    return builders.invitation(**{"attendee": ALICE, **changes})
 
 
 def only_event(text: str) -> Event:
