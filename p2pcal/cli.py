@@ -10,12 +10,13 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 from zoneinfo import ZoneInfo
 
 import click
 
 from p2pcal import config as config_module
+from p2pcal.actions import Action, Deliver
 from p2pcal.clock import from_environment
 from p2pcal.config import Config
 from p2pcal.errors import ConfigError, P2PError
@@ -35,7 +36,7 @@ def _setup_logging(verbose: int) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     click.echo(f"p2pcal: error: {message}", err=True)
     sys.exit(2)
 
@@ -130,51 +131,122 @@ def sync(ctx: click.Context, once: bool) -> None:
 
 
 @main.command()
+@click.option("--ids", is_flag=True, help="Add each session's id (for `p2pcal session`).")
 @click.pass_context
 @handles_errors
-def status(ctx: click.Context) -> None:
+def status(ctx: click.Context, ids: bool) -> None:
     """Upcoming sessions: start (coach's zone), topic, coach, seats taken, waitlist."""
     from p2pcal.wiring import open_database
 
     config = _load(ctx)
     db = open_database(config)
     try:
-        click.echo(status_table(db, config, from_environment()()))
+        click.echo(status_table(db, config, from_environment()(), ids=ids))
     finally:
         db.dispose()
 
 
-def status_table(db: Any, config: Config, now: datetime) -> str:
+def status_table(db: Any, config: Config, now: datetime, ids: bool = False) -> str:
+    from p2pcal.report import text_table
     from p2pcal.store import state
 
     with db.begin() as conn:
         views = state.upcoming(conn, now)
-    header = ("start (coach's zone)", "topic", "coach", "seats", "waitlist", "invited")
-    rows = [header]
+    header: tuple[str, ...] = (
+        "start (coach's zone)",
+        "topic",
+        "coach",
+        "seats",
+        "waitlist",
+        "invited",
+    )
+    rows = [(("id", *header) if ids else header)]
     for view in views:
         session = view.session
         coach = config.coach(session.coach)
         zone = coach.tz if coach else session.tzid
         local = session.start.astimezone(ZoneInfo(zone))
-        rows.append(
-            (
-                f"{local:%Y-%m-%d %H:%M} {local.tzname()}",
-                session.topic,
-                coach.name if coach else session.coach,
-                f"{len(view.confirmed)}/{session.capacity}",
-                str(len(view.waitlist)),
-                str(len(view.open_invitations)),
-            )
+        row = (
+            f"{local:%Y-%m-%d %H:%M} {local.tzname()}",
+            session.topic,
+            coach.name if coach else session.coach,
+            f"{len(view.confirmed)}/{session.capacity}",
+            str(len(view.waitlist)),
+            str(len(view.open_invitations)),
         )
+        rows.append((session.id, *row) if ids else row)
     if len(rows) == 1:
         return "no upcoming sessions"
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = [
-        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-        for row in rows
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return text_table(rows)
+
+
+@main.group(name="session")
+def session_group() -> None:
+    """Change one session by hand (IT)."""
+
+
+@session_group.command()
+@click.argument("session_ref", metavar="SESSION")
+@click.option(
+    "--coach", "coach_email", required=True, help="Address of the configured coach who takes over."
+)
+@click.pass_context
+@handles_errors
+def reassign(ctx: click.Context, session_ref: str, coach_email: str) -> None:
+    """Hand SESSION (an id or a unique prefix, see `status --ids`) to another coach.
+
+    Seats, the waitlist and open invitations stay; everyone concerned is told by the
+    running daemon, which sends what this command commits.
+    """
+    from p2pcal import admin
+    from p2pcal.wiring import open_database
+
+    config = _load(ctx)
+    coach = config.coach(coach_email.strip().lower())
+    if coach is None:
+        _fail(
+            f"--coach: {coach_email} is not a configured coach (see [[coaches]] in {config.path})"
+        )
+    db = open_database(config)
+    try:
+        plan = admin.reassign(db, config, session_ref, coach.email, from_environment()())
+    finally:
+        db.dispose()
+    click.echo(f"session {plan.sessions[0].id} now coached by {coach.name} <{coach.email}>")
+    click.echo(f"{len(plan.actions)} messages will be sent by the daemon:")
+    for action in plan.actions:
+        click.echo(f"  {action_line(action)}")
+
+
+def action_line(action: Action) -> str:
+    if isinstance(action, Deliver):
+        inv = action.invitation
+        return f"{inv.method.value} seq {inv.sequence} to {inv.attendee.email}: {action.subject}"
+    return f"email to {action.email.to.email}: {action.email.subject}"
+
+
+@main.command()
+@click.option("--csv", "as_csv", is_flag=True, help="CSV instead of a table.")
+@click.pass_context
+@handles_errors
+def report(ctx: click.Context, as_csv: bool) -> None:
+    """Per employee on the roster: colleagues met in sessions, and sessions attended."""
+    from p2pcal import report as reports
+    from p2pcal.store import state
+    from p2pcal.wiring import open_database
+
+    config = _load(ctx)
+    db = open_database(config)
+    try:
+        with db.begin() as conn:
+            seen = state.attendance(conn, from_environment()())
+    finally:
+        db.dispose()
+    rows = reports.colleagues_report(config.employees, seen)
+    if as_csv:
+        click.echo(reports.as_csv(rows), nl=False)
+    else:
+        click.echo(reports.as_table(rows))
 
 
 @main.command()

@@ -19,7 +19,8 @@ from typing import Any, TypeVar
 
 from p2pcal import config_values as cv
 from p2pcal.errors import ConfigError
-from p2pcal.model import Coach, Employee, Person
+from p2pcal.model import Coach, Employee, Person, WorkingHours
+from p2pcal.planner.rules import Mixing, Rules
 from p2pcal.plugins import load_factory
 from p2pcal.ports import Option, Settings
 
@@ -51,6 +52,7 @@ class Config:
     mail: ConnectorConfig
     coaches: tuple[Coach, ...]
     employees: tuple[Employee, ...]
+    rules: Rules
 
     def coach(self, email: str) -> Coach | None:
         return next((c for c in self.coaches if c.email == email), None)
@@ -152,6 +154,7 @@ def _parse(source: str, base: Path, raw: dict[str, Any]) -> Config:
     mail = _connector(source, base, "mail", top.require("mail", _table))
     coaches = _coaches(source, top.require("coaches", _list))
     employees = _roster(source, base, top.get("roster", _table, empty))
+    rules = _rules(source, top, capacity, employees)
     top.finish()
     return Config(
         path=Path(source),
@@ -168,6 +171,7 @@ def _parse(source: str, base: Path, raw: dict[str, Any]) -> Config:
         poll_interval=poll_interval,
         horizon=horizon,
         timeout=timeout,
+        rules=rules,
     )
 
 
@@ -291,6 +295,7 @@ def _coaches(source: str, items: list[Any]) -> tuple[Coach, ...]:
                 name=section.get("name", cv.as_str, email),
                 tz=section.require("timezone", cv.as_timezone),
                 calendar=section.require("calendar", cv.as_str),
+                site=section.get("site", cv.as_str, ""),
             )
         )
         section.finish()
@@ -328,10 +333,68 @@ def _employee(section: _Section, default_tz: str) -> Employee:
         tz=section.get("timezone", cv.as_timezone, default_tz),
         department=section.get("department", cv.as_str, ""),
         site=section.get("site", cv.as_str, ""),
+        topics=section.get("topics", cv.as_topics, ()),
+        repeats=section.get("repeats", cv.as_flag, False),
+        working_hours=section.get("working_hours", cv.as_working_hours, WorkingHours()),
+        group=section.get("group", cv.as_str, ""),
     )
 
 
-_CSV_COLUMNS = ("email", "name", "timezone", "department", "site")
+_CSV_COLUMNS = (
+    "email",
+    "name",
+    "timezone",
+    "department",
+    "site",
+    "topics",
+    "repeats",
+    "working_hours",
+    "group",
+)
+
+
+def _rules(source: str, top: _Section, capacity: int, employees: tuple[Employee, ...]) -> Rules:
+    empty: dict[str, Any] = {}
+    waves = _Section(source, "invitations", top.get("invitations", _table, empty))
+    quota = _Section(source, "quota", top.get("quota", _table, empty))
+    mixing = _Section(source, "mixing", top.get("mixing", _table, empty))
+    defaults = Rules()
+    departments = any(e.department for e in employees)
+    groups = quota.get("groups", _table, empty)
+    rules = Rules(
+        wave=waves.get("wave", cv.as_positive_int, 3 * capacity),
+        per_employee=waves.get("per_employee", cv.as_positive_int, defaults.per_employee),
+        expiry=waves.get("expiry", cv.as_duration, defaults.expiry),
+        widen_before=waves.get("widen_before", cv.as_duration, defaults.widen_before),
+        widen_factor=waves.get("widen_factor", cv.as_positive_int, defaults.widen_factor),
+        lookback=waves.get("lookback", cv.as_duration, defaults.lookback),
+        seed=waves.get("seed", cv.as_int, defaults.seed),
+        virtual_marker=waves.get("virtual_marker", cv.as_str, defaults.virtual_marker),
+        short_notice=waves.get("short_notice", cv.as_duration, defaults.short_notice),
+        hold=waves.get("hold", cv.as_duration, defaults.hold),
+        quota=quota.get("per_month", cv.as_positive_int, defaults.quota),
+        group_quotas={name: _group_quota(source, name, value) for name, value in groups.items()},
+        mixing=mixing.get(
+            "mode", cv.as_choice(Mixing), Mixing.DEPARTMENTS if departments else Mixing.OFF
+        ),
+        max_per_department=mixing.get(
+            "max_per_department", cv.as_positive_int, defaults.max_per_department
+        ),
+    )
+    for section in (waves, quota, mixing):
+        section.finish()
+    return rules
+
+
+def _group_quota(source: str, name: str, value: object) -> int:
+    """Sessions a month for one roster group; 0 keeps the group out of the programme."""
+    try:
+        number = cv.as_int(value)
+    except ValueError as exc:
+        raise ConfigError(source, f"quota.groups.{name}", str(exc)) from None
+    if number < 0:
+        raise ConfigError(source, f"quota.groups.{name}", f"expected 0 or more, got {number}")
+    return number
 
 
 def _roster_csv(path: Path, default_tz: str) -> list[Employee]:

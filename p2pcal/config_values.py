@@ -4,8 +4,15 @@ with a message fit to show the user after the file and key."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import time, timedelta
+from enum import StrEnum
+from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from p2pcal.model import WorkingHours
+
+E = TypeVar("E", bound=StrEnum)
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(w|d|h|m|min|s)?\s*$")
 _UNITS = {"w": 604800.0, "d": 86400.0, "h": 3600.0, "m": 60.0, "min": 60.0, "s": 1.0}
@@ -83,3 +90,65 @@ def as_positive_int(value: object) -> int:
     if number < 1:
         raise ValueError(f"expected a positive integer, got {number}")
     return number
+
+
+_HOURS = re.compile(
+    r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*(?:([a-z]{3})\s*-\s*([a-z]{3}))?\s*$"
+)
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def as_working_hours(value: object) -> WorkingHours:
+    """``"09:00-17:00 Mon-Fri"`` (the days are optional, Monday to Friday by default).
+
+    >>> as_working_hours("08:30-16:00 Sun-Thu").weekdays == frozenset({6, 0, 1, 2, 3})
+    True
+    """
+    text = as_str(value)
+    match = _HOURS.match(text.lower())
+    if not match:
+        raise ValueError(f'expected working hours such as "09:00-17:00 Mon-Fri", got {text!r}')
+    h1, m1, h2, m2, first, last = match.groups()
+    try:
+        start, end = time(int(h1), int(m1)), time(int(h2), int(m2))
+    except ValueError:
+        raise ValueError(f"not a time of day in {text!r}") from None
+    if end <= start:
+        raise ValueError(f"working hours must end after they start: {text!r}")
+    if first is None:
+        return WorkingHours(start, end)
+    if first not in _DAYS or last not in _DAYS:
+        raise ValueError(f"unknown day in {text!r} (use Mon, Tue, ... Sun)")
+    a, b = _DAYS.index(first), _DAYS.index(last)
+    days = frozenset((a + i) % 7 for i in range((b - a) % 7 + 1))
+    return WorkingHours(start, end, days)
+
+
+def as_topics(value: object) -> tuple[str, ...]:
+    """A list, or a text with topics separated by ``;`` (CSV-friendly); lower-cased."""
+    items = value if isinstance(value, list) else as_str(value).split(";")
+    return tuple(sorted({as_str(item).strip().lower() for item in items} - {""}))
+
+
+def as_flag(value: object) -> bool:
+    """``true``/``false`` in TOML; yes/no, true/false, 1/0 in CSV."""
+    if isinstance(value, bool):
+        return value
+    text = as_str(value).strip().lower()
+    if text in ("yes", "true", "1", "y"):
+        return True
+    if text in ("no", "false", "0", "n", ""):
+        return False
+    raise ValueError(f"expected yes or no, got {text!r}")
+
+
+def as_choice(kind: type[E]) -> Callable[[object], E]:
+    def convert(value: object) -> E:
+        text = as_str(value).strip().lower()
+        try:
+            return kind(text)
+        except ValueError:
+            allowed = ", ".join(m.value for m in kind)
+            raise ValueError(f"must be one of {allowed}, got {text!r}") from None
+
+    return convert

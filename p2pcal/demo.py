@@ -158,17 +158,20 @@ class Narrator:
         self.echo = echo
         self.seen: dict[str, int] = {}
 
-    def news(self, who: list[str], quiet: bool = False) -> int:
-        """Print (unless ``quiet``) what reached ``who`` since last time; returns how many."""
-        count = 0
+    def news(self, who: list[str], quiet: bool = False, only: str = "") -> int:
+        """Print (unless ``quiet``) what reached ``who`` since last time, or only subjects
+        starting with ``only``; returns how many were not printed."""
+        unprinted = 0
         for email in who:
             messages = self.mail.messages_for(email)
             for message in messages[self.seen.get(email, 0) :]:
-                count += 1
-                if not quiet:
-                    self.echo(f"    {email:<22} <- {message['Subject']}")
+                subject = str(message["Subject"])
+                if quiet or not subject.startswith(only):
+                    unprinted += 1
+                else:
+                    self.echo(f"    {email:<22} <- {subject}")
             self.seen[email] = len(messages)
-        return count
+        return unprinted
 
 
 def _settle(wired: Wired, rounds: int = 2) -> None:
@@ -268,23 +271,30 @@ def run_demo(workdir: Path, keep_running: bool, echo: Echo) -> None:
             answer("gustav@corp.example", "TENTATIVE")
             _settle(wired)
             narrator.news([*employees, "carol@corp.example"])
+            echo(
+                "    (a confirmed seat uses the monthly quota: other invitations that month are withdrawn,"
+            )
+            echo("     and the waves invite the next people in line)")
 
             echo("\n3. Ben cannot come after all and declines: Carol is told, Emma moves up:")
             answer("ben@corp.example", "DECLINED")
             _settle(wired)
             narrator.news([*employees, "carol@corp.example"])
 
-            echo("\n4. Time passes: 24 hours before the session, reminders go out:")
-            clock.offset = a_start - timedelta(hours=23, minutes=59) - datetime.now(UTC)
-            _settle(wired)
-            narrator.news(employees)
-            clock.offset = timedelta(0)
-
-            echo("\n5. Erin is ill and deletes her block: everyone invited is told:")
+            echo("\n4. Erin is ill and deletes her block: everyone invited is told:")
             _delete(f"{calendars['erin@corp.example']}speaking.ics")
             _settle(wired)
-            narrator.news(employees[:3])
-            echo("    ... and the same for every other invited employee.")
+            narrator.news(employees[:3], only="Cancelled:")
+            narrator.news(employees[3:], quiet=True)
+            echo("    ... and the same for every other employee invited to it.")
+
+            echo("\n5. Time passes: 24 hours before the session, reminders go out:")
+            clock.offset = a_start - timedelta(hours=23, minutes=59) - datetime.now(UTC)
+            _settle(wired)
+            others = narrator.news(employees, only="Reminder:")
+            echo(
+                f"    ... and {others} other messages: unanswered invitations expired and were replaced."
+            )
 
             echo("\nFinal status (p2pcal status):")
             echo(_status(wired, config))

@@ -13,20 +13,19 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection
 from sqlalchemy import Engine as Database
 
-from p2pcal import planner
+from p2pcal import planner, sweeps
 from p2pcal.config import Config
 from p2pcal.errors import InvalidCalendarData, PermanentError, TemporaryError
 from p2pcal.ical.blocks import BlockRules, ItemBlocks, read_blocks
-from p2pcal.ledger import SessionView
 from p2pcal.model import (
     BlockOccurrence,
-    BookingState,
     CalendarItem,
     Coach,
     InboundReply,
-    PartStat,
+    ITipMethod,
 )
 from p2pcal.planner import Context, People, Plan, Policy
+from p2pcal.planner.counter import plan_counter
 from p2pcal.ports import BlockSource, ResponseSource
 from p2pcal.store import journal, state
 
@@ -49,6 +48,7 @@ class Round:
     replies: int = 0
     ignored: int = 0
     reminders: int = 0
+    invitations: int = 0
     calendar_errors: int = 0
 
 
@@ -77,6 +77,7 @@ class Engine:
             capacity=config.capacity,
             reminders=config.reminders,
             secret=secret,
+            rules=config.rules,
         )
 
     def context(self) -> Context:
@@ -200,8 +201,7 @@ class Engine:
             log.info("session %s updated from its block", old.id)
         for occurrence in changes.new:
             session = planner.new_session(occurrence, coach.email, coach.calendar, href, ctx)
-            busy = state.busy_employees(conn, session.start, session.end, session.id)
-            self.commit(conn, planner.plan_new_session(session, busy, ctx), ctx)
+            self.commit(conn, planner.Plan(sessions=[session], outcome="created"), ctx)
             round_.sessions_created += 1
             log.info(
                 "session %s created: %s by %s at %s",
@@ -243,7 +243,8 @@ class Engine:
                 self._take_reply(reply, round_)
             with self.transaction() as conn:
                 journal.set_cursor(conn, INBOX_CURSOR, batch.cursor)
-            self.withdraw_from_full()
+            if batch.replies:
+                round_.invitations += sweeps.run(self)
             if len(batch.replies) < RESPONSE_BATCH:
                 return
 
@@ -261,50 +262,32 @@ class Engine:
                 return
             view = state.view(conn, booking.session_id)
             assert view is not None
-            held = None
-            if reply.partstat is PartStat.ACCEPTED:
-                held = state.held_overlap(conn, booking.employee, view.session)
-            blocked = self._blocked(conn, view)
-            plan = planner.plan_reply(view, reply, ctx, held, blocked)
+            if reply.method is ITipMethod.COUNTER:
+                others = state.open_sessions_of_topic(conn, view.session.topic, ctx.now)
+                alternatives = [s for s in others if s.id != view.session.id]
+                plan = plan_counter(view, reply, alternatives, ctx)
+            else:
+                standing = sweeps.standing(conn, view, booking.employee, ctx, self)
+                plan = planner.plan_reply(view, reply, ctx, standing)
             self.commit(conn, plan, ctx)
             journal.record(conn, reply, plan.outcome, plan.reason, booking.id, ctx.now)
+            sweeps.after_seating(conn, view, plan, ctx, self)
         round_.replies += 1
         log.info(
             "reply %s: %s %s session %s -> %s",
             reply.source_id,
             booking.employee,
-            reply.partstat.value if reply.partstat else "?",
+            reply.method if reply.method is ITipMethod.COUNTER else reply.partstat,
             booking.session_id,
             plan.outcome,
         )
-
-    def _blocked(self, conn: Connection, view: SessionView) -> frozenset[str]:
-        """Who in this session holds an overlapping seat elsewhere."""
-        waiting = {
-            b.employee
-            for b in view.bookings
-            if b.state in (BookingState.WAITLISTED, BookingState.WITHDRAWN)
-        }
-        if not waiting:
-            return frozenset()
-        busy = state.busy_employees(conn, view.session.start, view.session.end, view.session.id)
-        return frozenset(waiting & busy)
-
-    def withdraw_from_full(self) -> None:
-        """Full sessions take back unanswered invitations (also after a crash in between)."""
-        ctx = self.context()
-        with self.transaction() as conn:
-            for session_id in state.full_with_open_invitations(conn):
-                view = state.view(conn, session_id)
-                assert view is not None
-                self.commit(conn, planner.plan_withdrawals(view, ctx), ctx)
 
     # -- timers -------------------------------------------------------------------------
 
     def tick(self, round_: Round) -> None:
         ctx = self.context()
         longest = max(self.config.reminders, default=timedelta(0))
-        self.withdraw_from_full()
+        round_.invitations += sweeps.run(self)
         with self.transaction() as conn:
             state.finish_past(conn, ctx.now)
             for session_id in state.live_sessions_starting(conn, ctx.now, ctx.now + longest):

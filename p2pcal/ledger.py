@@ -7,6 +7,7 @@ overlapping seat elsewhere.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -17,8 +18,10 @@ from p2pcal.model import Booking, BookingState, Session, SessionState
 class Outcome(StrEnum):
     CONFIRMED = "confirmed"
     WAITLISTED = "waitlisted"
+    WAITLISTED_MIXING = "waitlisted-mixing"
     ALREADY = "already"
     REFUSED_OVERLAP = "refused-overlap"
+    REFUSED_QUOTA = "refused-quota"
     RELEASED = "released"
     LEFT_WAITLIST = "left-waitlist"
     DECLINED = "declined"
@@ -68,6 +71,29 @@ class SessionView:
         return replace(self, session=session)
 
 
+@dataclass(frozen=True)
+class Mix:
+    """The department rule of one session: while someone from another department is
+    waiting (waitlisted or holding an open invitation), one department takes at most
+    ``limit`` confirmed seats."""
+
+    departments: Mapping[str, str]
+    limit: int
+
+    def blocks(self, view: SessionView, employee: str) -> bool:
+        department = self.departments.get(employee, "")
+        if not department:
+            return False
+        same = sum(1 for b in view.confirmed if self.departments.get(b.employee, "") == department)
+        if same < self.limit:
+            return False
+        return any(
+            (b.state is BookingState.WAITLISTED or b.state.is_open_invitation)
+            and self.departments.get(b.employee, "") != department
+            for b in view.bookings
+        )
+
+
 def _queue_key(booking: Booking) -> tuple[datetime, int]:
     assert booking.queued_at is not None, "a waitlisted booking has a queue time"
     return booking.queued_at, booking.queue_order or 0
@@ -79,8 +105,15 @@ def _free_seat(view: SessionView) -> int | None:
 
 
 def _bump(booking: Booking, state: BookingState, seat_no: int | None = None) -> Booking:
-    """The booking in a new state; every change gets a new revision (message keys use it)."""
-    return replace(booking, state=state, seat_no=seat_no, revision=booking.revision + 1)
+    """The booking in a new state; every change gets a new revision (message keys use it).
+
+    A withdrawal made here (full, refused) clears the expiry: the employee may be invited
+    again when a seat opens, unlike one who let the invitation expire.
+    """
+    expires = None if state is BookingState.WITHDRAWN else booking.expires_at
+    return replace(
+        booking, state=state, seat_no=seat_no, revision=booking.revision + 1, expires_at=expires
+    )
 
 
 def settle_state(view: SessionView) -> SessionView:
@@ -93,9 +126,18 @@ def settle_state(view: SessionView) -> SessionView:
 
 
 def accept(
-    view: SessionView, employee: str, at: datetime, order: int, holds_overlap: bool
+    view: SessionView,
+    employee: str,
+    at: datetime,
+    order: int,
+    refusal: Outcome | None = None,
+    mix: Mix | None = None,
 ) -> tuple[SessionView, Outcome]:
-    """An accept reached the server at ``at`` (``order`` breaks ties)."""
+    """An accept reached the server at ``at`` (``order`` breaks ties).
+
+    ``refusal`` (REFUSED_OVERLAP, REFUSED_QUOTA) is why the employee may not take a seat
+    here at all; ``mix`` may keep a free seat for another department.
+    """
     booking = view.booking(employee)
     if booking is None:
         raise ValueError(f"{employee} has no booking in session {view.session.id}")
@@ -103,12 +145,14 @@ def accept(
         return view, Outcome.SESSION_CLOSED
     if booking.state in (BookingState.CONFIRMED, BookingState.WAITLISTED):
         return view, Outcome.ALREADY
-    if holds_overlap:
-        return view.with_booking(_bump(booking, BookingState.WITHDRAWN)), Outcome.REFUSED_OVERLAP
+    if refusal is not None:
+        return view.with_booking(_bump(booking, BookingState.WITHDRAWN)), refusal
     seat = _free_seat(view)
-    if seat is None:
+    mixed_out = seat is not None and mix is not None and mix.blocks(view, employee)
+    if seat is None or mixed_out:
         queued = replace(_bump(booking, BookingState.WAITLISTED), queued_at=at, queue_order=order)
-        return settle_state(view.with_booking(queued)), Outcome.WAITLISTED
+        outcome = Outcome.WAITLISTED_MIXING if mixed_out else Outcome.WAITLISTED
+        return settle_state(view.with_booking(queued)), outcome
     seated = replace(
         _bump(booking, BookingState.CONFIRMED, seat),
         queued_at=at,
@@ -144,16 +188,17 @@ def tentative(view: SessionView, employee: str) -> tuple[SessionView, Outcome]:
 
 
 def promote(
-    view: SessionView, now: datetime, blocked: frozenset[str]
+    view: SessionView, now: datetime, blocked: frozenset[str], mix: Mix | None = None
 ) -> tuple[SessionView, tuple[Booking, ...]]:
     """Fill free seats from the waitlist, first in line first, skipping ``blocked``
-    employees (they hold an overlapping seat elsewhere; they keep their place)."""
+    employees (they hold an overlapping seat elsewhere) and those the department rule
+    holds back; both keep their place."""
     promoted: list[Booking] = []
     for waiting in view.waitlist:
         seat = _free_seat(view)
         if seat is None:
             break
-        if waiting.employee in blocked:
+        if waiting.employee in blocked or (mix is not None and mix.blocks(view, waiting.employee)):
             continue
         seated = replace(_bump(waiting, BookingState.CONFIRMED, seat), confirmed_at=now)
         view = view.with_booking(seated)

@@ -7,8 +7,9 @@ them in travels beside them as an IANA name (``tzid``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 
 class SessionState(StrEnum):
@@ -23,6 +24,9 @@ class BookingState(StrEnum):
 
     INVITED = "invited"
     TENTATIVE = "tentative"
+    HELD = "held"
+    """A seat kept for someone whose session was cancelled at short notice, until they
+    answer or the hold runs out."""
     CONFIRMED = "confirmed"
     WAITLISTED = "waitlisted"
     DECLINED = "declined"
@@ -33,6 +37,10 @@ class BookingState(StrEnum):
     def is_open_invitation(self) -> bool:
         """The employee's calendar shows an invitation still waiting for an answer."""
         return self in (BookingState.INVITED, BookingState.TENTATIVE)
+
+    @property
+    def holds_seat(self) -> bool:
+        return self in (BookingState.CONFIRMED, BookingState.HELD)
 
 
 class PartStat(StrEnum):
@@ -65,12 +73,53 @@ class Person:
 class Coach(Person):
     calendar: str
     """Where the coach's blocks live (a CalDAV collection URL for the dav connector)."""
+    site: str = ""
+    """Where the coach's in-person sessions take place ("" : no site rule)."""
+
+
+@dataclass(frozen=True)
+class WorkingHours:
+    """When someone can attend a virtual session, in their own zone."""
+
+    start: time = time(9, 0)
+    end: time = time(17, 0)
+    weekdays: frozenset[int] = frozenset(range(5))
+    """Monday is 0."""
+
+    def contains(self, start: datetime, end: datetime, tz: str) -> bool:
+        """The whole slot [start, end) lies inside one working day in ``tz``.
+
+        >>> from datetime import UTC
+        >>> hours = WorkingHours()
+        >>> hours.contains(datetime(2026, 12, 1, 8, tzinfo=UTC),
+        ...                datetime(2026, 12, 1, 9, 30, tzinfo=UTC), "Europe/Berlin")
+        True
+        >>> hours.contains(datetime(2026, 12, 1, 8, tzinfo=UTC),
+        ...                datetime(2026, 12, 1, 9, 30, tzinfo=UTC), "America/New_York")
+        False
+        """
+        zone = ZoneInfo(tz)
+        local_start = start.astimezone(zone)
+        local_end = end.astimezone(zone)
+        return (
+            local_start.weekday() in self.weekdays
+            and local_start.date() == local_end.date()
+            and self.start <= local_start.time()
+            and local_end.time() <= self.end
+        )
 
 
 @dataclass(frozen=True)
 class Employee(Person):
     department: str = ""
     site: str = ""
+    topics: tuple[str, ...] = ()
+    """Topics they asked for, lower-case; invited to those first."""
+    repeats: bool = False
+    """Invited again to topics they have attended."""
+    working_hours: WorkingHours = field(default_factory=WorkingHours)
+    group: str = ""
+    """Roster group: picks the monthly quota."""
 
 
 @dataclass(frozen=True)
@@ -163,6 +212,10 @@ class Session:
     recurrence_id: str | None
     revision: int = 0
     """Counts changes that people can see; the published calendar follows it."""
+    site: str = ""
+    """Where an in-person session takes place ("" : anywhere)."""
+    virtual: bool = False
+    """Online: invites across sites, within each invitee's working hours."""
 
 
 @dataclass(frozen=True)
@@ -178,6 +231,11 @@ class Booking:
     queue_order: int | None = None
     """Tie-break among equal ``queued_at``: the response journal's arrival order."""
     confirmed_at: datetime | None = None
+    invited_at: datetime | None = None
+    expires_at: datetime | None = None
+    """An open invitation unanswered by then is withdrawn and replaced."""
+    hold_until: datetime | None = None
+    """A held seat goes to others after this."""
     revision: int = 0
     """Counts state changes; keys of the messages a change causes include it."""
     id: int | None = None

@@ -7,9 +7,10 @@ never another participant.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from p2pcal.messages.timefmt import short, when
-from p2pcal.model import Booking, Coach, Person, Session
+from p2pcal.model import Booking, BookingState, Coach, Person, Session
 
 Text = tuple[str, str]
 
@@ -29,11 +30,19 @@ def _details(session: Session, coach: Person, reader: Person) -> str:
     )
 
 
-def _alternatives(sessions: Sequence[Session], reader: Person) -> str:
+def _alternatives(
+    sessions: Sequence[Session],
+    reader: Person,
+    heading: str = "Other open sessions of this topic (you will get an invitation to accept):",
+) -> str:
     if not sessions:
         return "There is no other open session of this topic right now; new ones appear as coaches add them."
     lines = "\n".join(f"  - {when(s.start, s.end, reader.tz)}, {_place(s)}" for s in sessions)
-    return f"Other open sessions of this topic (you will get an invitation to accept):\n{lines}"
+    return f"{heading}\n{lines}"
+
+
+def _standing(seated: bool) -> str:
+    return "Your seat is kept." if seated else "Your invitation stands; accept it to take a seat."
 
 
 def invitation(session: Session, coach: Person, reader: Person) -> Text:
@@ -49,9 +58,9 @@ def invitation(session: Session, coach: Person, reader: Person) -> Text:
 
 
 def rescheduled(session: Session, coach: Person, reader: Person, seated: bool) -> Text:
-    keep = "Your seat is kept." if seated else "Your invitation stands; accept it to take a seat."
     body = (
-        f"Hello {reader.name},\n\nthe coach moved this session to a new time. {keep}\n\n"
+        f"Hello {reader.name},\n\nthe coach moved this session to a new time. "
+        f"{_standing(seated)}\n\n"
         f"{_details(session, coach, reader)}{_SIGNATURE}"
     )
     return f"Moved: P2P {session.topic}, now {short(session.start, reader.tz)}", body
@@ -93,12 +102,50 @@ def waitlisted(session: Session, coach: Person, reader: Person, position: int) -
     return f"Full: P2P {session.topic}, you are number {position} on the waitlist", body
 
 
+def waitlisted_mixing(session: Session, coach: Person, reader: Person, position: int) -> Text:
+    body = (
+        f"Hello {reader.name},\n\nsessions mix colleagues from different departments, and "
+        f"the seats for yours are taken while people from other departments are still "
+        f"answering. You are number {position} in line: if a seat is yours after all, you "
+        f"get a confirmation with the session back in your calendar.\n\n"
+        f"{_details(session, coach, reader)}{_SIGNATURE}"
+    )
+    return f"In line: P2P {session.topic}, you are number {position}", body
+
+
 def withdrawn_full(session: Session, coach: Person, reader: Person) -> Text:
     body = (
         f"Hello {reader.name},\n\nall seats of this session are taken, so the invitation is "
         f"withdrawn.\n\n{_details(session, coach, reader)}{_SIGNATURE}"
     )
     return f"Full: P2P {session.topic}, {short(session.start, reader.tz)}", body
+
+
+def expired(session: Session, coach: Person, reader: Person) -> Text:
+    body = (
+        f"Hello {reader.name},\n\nthis invitation had no answer in time, so it is withdrawn "
+        f"and the seat offered to someone else. You will be invited to other sessions.\n\n"
+        f"{_details(session, coach, reader)}{_SIGNATURE}"
+    )
+    return f"Withdrawn: P2P {session.topic}, {short(session.start, reader.tz)}", body
+
+
+def quota_used(session: Session, coach: Person, reader: Person) -> Text:
+    body = (
+        f"Hello {reader.name},\n\nyou already have your session for this month, so this "
+        f"invitation is withdrawn to give others a turn. If you decline your booked session, "
+        f"you will be invited again.\n\n{_details(session, coach, reader)}{_SIGNATURE}"
+    )
+    return f"Withdrawn: P2P {session.topic}, you have a session this month", body
+
+
+def refused_quota(session: Session, coach: Person, reader: Person) -> Text:
+    body = (
+        f"Hello {reader.name},\n\nyou already have your session for this month, so this "
+        f"one cannot be booked as well. To switch, decline the session you hold first.\n\n"
+        f"{_details(session, coach, reader)}{_SIGNATURE}"
+    )
+    return f"Not booked: P2P {session.topic}, you have a session this month", body
 
 
 def refused_overlap(session: Session, coach: Person, reader: Person, held: Session) -> Text:
@@ -156,3 +203,75 @@ def roster(
         f"{lines or '  (nobody yet)'}{_SIGNATURE}"
     )
     return f"Roster: P2P {session.topic}, {short(session.start, coach.tz)} ({seats})", body
+
+
+def counter_declined(
+    session: Session,
+    coach: Person,
+    reader: Person,
+    state: BookingState,
+    proposed: tuple[datetime, datetime] | None,
+    others: Sequence[Session],
+) -> Text:
+    """The answer to a "propose new time": the time stays, other sessions of the topic
+    are named, all in the reader's zone."""
+    what = "another time"
+    if proposed is not None:
+        what = when(proposed[0], proposed[1], reader.tz)
+    standing = ""
+    if state is BookingState.CONFIRMED or state.is_open_invitation:
+        standing = " " + _standing(state is BookingState.CONFIRMED)
+    elif state is BookingState.WAITLISTED:
+        standing = " You keep your place on the waitlist."
+    heading = (
+        "Other open sessions of this topic (to switch, decline this one and accept an "
+        "invitation to another):"
+    )
+    body = (
+        f"Hello {reader.name},\n\nthanks for proposing {what}. A session keeps the time its "
+        f"coach set, so the proposal is declined.{standing}\n\n"
+        f"{_details(session, coach, reader)}\n\n"
+        f"{_alternatives(others, reader, heading)}{_SIGNATURE}"
+    )
+    return f"Time unchanged: P2P {session.topic}, {short(session.start, reader.tz)}", body
+
+
+def reassigned(session: Session, coach: Person, reader: Person, seated: bool) -> Text:
+    body = (
+        f"Hello {reader.name},\n\n{coach.name} now coaches this session; the time and place "
+        f"are unchanged. {_standing(seated)}\n\n{_details(session, coach, reader)}{_SIGNATURE}"
+    )
+    return f"New coach: P2P {session.topic}, {short(session.start, reader.tz)}", body
+
+
+def reassigned_waitlist(session: Session, coach: Person, reader: Person, position: int) -> Text:
+    body = (
+        f"Hello {reader.name},\n\n{coach.name} now coaches this session; the time and place "
+        f"are unchanged. You are still number {position} on the waitlist.\n\n"
+        f"{_details(session, coach, reader)}{_SIGNATURE}"
+    )
+    return f"New coach: P2P {session.topic}, {short(session.start, reader.tz)}", body
+
+
+def coach_replaced(session: Session, old: Person, new: Person) -> Text:
+    """To the coach who hands a session over. Their block still feeds the session."""
+    body = (
+        f"Hello {old.name},\n\n{new.name} <{new.email}> takes over your session. The "
+        f"participants keep their seats and have been told.\n\n"
+        f"Topic: {session.topic}\nWhen:  {when(session.start, session.end, old.tz)}\n"
+        f"Where: {_place(session)}\n\n"
+        f"Please leave the block in your calendar: it still sets the time and place of the "
+        f"session (moving it moves the session), and deleting it cancels the session for "
+        f"everyone.{_SIGNATURE}"
+    )
+    return f"Handed over: P2P {session.topic}, {short(session.start, old.tz)} to {new.name}", body
+
+
+def coach_seat_withdrawn(session: Session, coach: Person) -> Text:
+    """To the new coach, who was invited to the session as a participant."""
+    body = (
+        f"Hello {coach.name},\n\nyou now coach this session, so your invitation to take "
+        f"part in it is withdrawn. The roster follows in a separate email.\n\n"
+        f"{_details(session, coach, coach)}{_SIGNATURE}"
+    )
+    return f"You coach this session: P2P {session.topic}, {short(session.start, coach.tz)}", body

@@ -2,13 +2,12 @@
 
 from p2pcal.planner.context import Context, People, Plan, Policy, Reminder, invite_uid, session_id
 from p2pcal.planner.reminders import plan_reminders
-from p2pcal.planner.replies import judge, plan_reply
+from p2pcal.planner.replies import Standing, judge, plan_promotions, plan_reply
 from p2pcal.planner.sessions import (
     ItemChanges,
     new_session,
     plan_cancel,
     plan_change,
-    plan_new_session,
     plan_withdrawals,
     reconcile,
 )
@@ -20,12 +19,13 @@ __all__ = [
     "Plan",
     "Policy",
     "Reminder",
+    "Standing",
     "invite_uid",
     "judge",
     "new_session",
     "plan_cancel",
     "plan_change",
-    "plan_new_session",
+    "plan_promotions",
     "plan_reminders",
     "plan_reply",
     "plan_withdrawals",

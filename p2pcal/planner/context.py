@@ -22,6 +22,7 @@ from p2pcal.model import (
     Person,
     Session,
 )
+from p2pcal.planner.rules import Rules
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class Policy:
     reminders: tuple[timedelta, ...]
     secret: bytes
     """Keys the invitation UIDs: without it they cannot be guessed."""
+    rules: Rules = field(default_factory=Rules)
 
     @property
     def mail_domain(self) -> str:
@@ -111,8 +113,14 @@ def itip(
     method: ITipMethod,
     text: tuple[str, str],
     partstat: PartStat = PartStat.NEEDS_ACTION,
+    *,
+    key_suffix: str = "",
 ) -> Deliver:
-    """An iTIP message for one booking; its key is unique per (UID, SEQUENCE, method)."""
+    """An iTIP message for one booking; its key is unique per (UID, SEQUENCE, method).
+
+    ``key_suffix`` tells apart messages that share all three: a DECLINECOUNTER echoes
+    the current SEQUENCE, so each counter-proposal it answers needs a key of its own.
+    """
     reader = ctx.people.person(booking.employee)
     coach = ctx.people.coach(session.coach)
     invitation = Invitation(
@@ -135,6 +143,8 @@ def itip(
         status="CANCELLED" if method is ITipMethod.CANCEL else "CONFIRMED",
     )
     key = f"itip:{booking.invite_uid}:{booking.sequence}:{method.value}"
+    if key_suffix:
+        key = f"{key}:{key_suffix}"
     return Deliver(
         key=key, session_id=session.id, invitation=invitation, subject=text[0], text=text[1]
     )

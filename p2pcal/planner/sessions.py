@@ -10,14 +10,13 @@ from p2pcal.ledger import SessionView
 from p2pcal.messages import texts
 from p2pcal.model import (
     BlockOccurrence,
-    Booking,
     BookingState,
     ITipMethod,
     PartStat,
     Session,
     SessionState,
 )
-from p2pcal.planner.context import Context, Plan, invite_uid, itip, mail, session_id, touch
+from p2pcal.planner.context import Context, Plan, itip, mail, session_id, touch
 
 
 @dataclass
@@ -89,32 +88,21 @@ def new_session(
         item_href=href,
         block_uid=occurrence.uid,
         recurrence_id=occurrence.recurrence_id,
+        site=ctx.people.coach(coach).site,
+        virtual=is_virtual(occurrence.location, ctx.policy.rules.virtual_marker),
     )
 
 
-def eligible(session: Session, busy: frozenset[str], ctx: Context) -> list[str]:
-    """Who is invited: everyone on the roster but the coach and those who hold a seat
-    at an overlapping time (fairness policies come in a later issue)."""
-    return sorted(
-        email for email in ctx.people.employees if email != session.coach and email not in busy
-    )
+def is_virtual(location: str, marker: str) -> bool:
+    """Online: the location holds a link, or the configured marker word.
 
-
-def plan_new_session(session: Session, busy: frozenset[str], ctx: Context) -> Plan:
-    plan = Plan(sessions=[session], outcome="created")
-    coach = ctx.people.coach(session.coach)
-    for email in eligible(session, busy, ctx):
-        booking = Booking(
-            session_id=session.id,
-            employee=email,
-            state=BookingState.INVITED,
-            invite_uid=invite_uid(ctx.policy.secret, session.id, email),
-            sequence=0,
-        )
-        plan.bookings.append(booking)
-        text = texts.invitation(session, coach, ctx.people.person(email))
-        plan.actions.append(itip(ctx, session, booking, ITipMethod.REQUEST, text))
-    return plan
+    >>> is_virtual("https://meet.example/abc", "online"), is_virtual("Room Ada", "online")
+    (True, False)
+    >>> is_virtual("Online (Teams)", "online")
+    True
+    """
+    text = location.lower()
+    return "http://" in text or "https://" in text or bool(marker and marker.lower() in text)
 
 
 def plan_change(view: SessionView, occurrence: BlockOccurrence, ctx: Context) -> Plan:
@@ -129,6 +117,7 @@ def plan_change(view: SessionView, occurrence: BlockOccurrence, ctx: Context) ->
             topic=occurrence.topic,
             tzid=occurrence.tzid,
             sequence=view.session.sequence + 1,
+            virtual=is_virtual(occurrence.location, ctx.policy.rules.virtual_marker),
         )
     )
     plan = Plan(sessions=[session], outcome="rescheduled")

@@ -27,6 +27,8 @@ def session_from_row(row: Row[Any]) -> Session:
         block_uid=m["block_uid"],
         recurrence_id=m["recurrence_id"],
         revision=m["revision"],
+        site=m["site"],
+        virtual=bool(m["virtual"]),
     )
 
 
@@ -47,6 +49,8 @@ def session_to_row(session: Session) -> dict[str, Any]:
         "item_href": session.item_href,
         "block_uid": session.block_uid,
         "recurrence_id": session.recurrence_id,
+        "site": session.site,
+        "virtual": session.virtual,
     }
 
 
@@ -64,6 +68,9 @@ def booking_from_row(row: Row[Any]) -> Booking:
         queued_at=m["queued_at"],
         queue_order=m["queue_order"],
         confirmed_at=m["confirmed_at"],
+        invited_at=m["invited_at"],
+        expires_at=m["expires_at"],
+        hold_until=m["hold_until"],
     )
 
 
@@ -79,4 +86,7 @@ def booking_to_row(booking: Booking) -> dict[str, Any]:
         "queued_at": booking.queued_at,
         "queue_order": booking.queue_order,
         "confirmed_at": booking.confirmed_at,
+        "invited_at": booking.invited_at,
+        "expires_at": booking.expires_at,
+        "hold_until": booking.hold_until,
     }

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     Column,
     Dialect,
@@ -57,6 +58,12 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC)
 
 
+SEAT_RULE = (
+    "(state IN ('confirmed', 'held') AND seat_no IS NOT NULL) "
+    "OR (state NOT IN ('confirmed', 'held') AND seat_no IS NULL)"
+)
+"""Only a confirmed or held booking has a seat, and each of them has one."""
+
 sessions = Table(
     "sessions",
     metadata,
@@ -76,6 +83,8 @@ sessions = Table(
     Column("item_href", Text, nullable=False),
     Column("block_uid", Text, nullable=False),
     Column("recurrence_id", String(32)),
+    Column("site", Text, nullable=False, default=""),
+    Column("virtual", Boolean, nullable=False, default=False),
     CheckConstraint("capacity >= 1", name="capacity_positive"),
     CheckConstraint("state IN ('open', 'full', 'cancelled', 'done')", name="state_known"),
     Index("ix_sessions_item", "calendar", "item_href"),
@@ -104,14 +113,15 @@ bookings = Table(
     Column("queued_at", UTCDateTime),
     Column("queue_order", Integer),
     Column("confirmed_at", UTCDateTime),
+    Column("invited_at", UTCDateTime),
+    Column("expires_at", UTCDateTime),
+    Column("hold_until", UTCDateTime),
     UniqueConstraint("session_id", "employee"),
     UniqueConstraint("session_id", "seat_no"),
     ForeignKeyConstraint(["session_id", "seat_no"], ["seats.session_id", "seats.seat_no"]),
-    CheckConstraint(
-        "(state = 'confirmed' AND seat_no IS NOT NULL) OR (state <> 'confirmed' AND seat_no IS NULL)",
-        name="seat_iff_confirmed",
-    ),
+    CheckConstraint(SEAT_RULE, name="seat_iff_holding"),
     Index("ix_bookings_employee", "employee", "state"),
+    Index("ix_bookings_expiry", "state", "expires_at"),
 )
 
 responses = Table(

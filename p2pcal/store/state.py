@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Select, and_, func, insert, select, update
+from sqlalchemy import Connection, Select, and_, func, insert, or_, select, update
 
 from p2pcal import actions
 from p2pcal.ledger import SessionView
 from p2pcal.model import Booking, BookingState, Session, SessionState
 from p2pcal.planner import Plan
+from p2pcal.planner.waves import History, Seat
 from p2pcal.store.rows import booking_from_row, booking_to_row, session_from_row, session_to_row
 from p2pcal.store.schema import bookings, outbox, reminders, seats, sessions
 
 LIVE = (SessionState.OPEN.value, SessionState.FULL.value)
+SEATED = (BookingState.CONFIRMED.value, BookingState.HELD.value)
+OPEN_INVITATION = (BookingState.INVITED.value, BookingState.TENTATIVE.value)
 
 
 def session(conn: Connection, session_id: str) -> Session | None:
@@ -45,7 +50,7 @@ def _overlapping_seats(start: datetime, end: datetime, exclude: str) -> Select[t
         select(bookings.c.employee, sessions.c.id)
         .join(sessions, sessions.c.id == bookings.c.session_id)
         .where(
-            bookings.c.state == BookingState.CONFIRMED.value,
+            bookings.c.state.in_(SEATED),
             sessions.c.state.in_(LIVE),
             sessions.c.start_utc < end,
             sessions.c.end_utc > start,
@@ -197,3 +202,203 @@ def upcoming(conn: Connection, now: datetime) -> Sequence[SessionView]:
         for r in conn.execute(select(bookings).where(bookings.c.session_id.in_(list(by_session)))):
             by_session[r.session_id].append(booking_from_row(r))
     return [SessionView(s, tuple(by_session[s.id])) for s in found]
+
+
+def seats_held(conn: Connection, employee: str) -> list[Session]:
+    """Sessions (live or done) where ``employee`` holds a seat."""
+    query = (
+        select(sessions)
+        .join(bookings, bookings.c.session_id == sessions.c.id)
+        .where(
+            bookings.c.employee == employee,
+            bookings.c.state.in_(SEATED),
+            sessions.c.state.in_((*LIVE, SessionState.DONE.value)),
+        )
+    )
+    return [session_from_row(r) for r in conn.execute(query)]
+
+
+def histories(conn: Connection, since: datetime) -> dict[str, History]:
+    """Every employee's history as the invitation order reads it: open invitations now,
+    seats in sessions starting after ``since``, and every topic attended."""
+    found: dict[str, History] = {}
+    open_counts = (
+        select(bookings.c.employee, func.count())
+        .join(sessions, sessions.c.id == bookings.c.session_id)
+        .where(bookings.c.state.in_(OPEN_INVITATION), sessions.c.state.in_(LIVE))
+        .group_by(bookings.c.employee)
+    )
+    for employee, count in conn.execute(open_counts):
+        found.setdefault(employee, History()).open_invitations = int(count)
+    seated = (
+        select(
+            bookings.c.employee,
+            sessions.c.id,
+            sessions.c.start_utc,
+            sessions.c.end_utc,
+            sessions.c.topic,
+            sessions.c.tzid,
+        )
+        .join(sessions, sessions.c.id == bookings.c.session_id)
+        .where(
+            bookings.c.state.in_(SEATED),
+            sessions.c.state.in_((*LIVE, SessionState.DONE.value)),
+        )
+    )
+    for r in conn.execute(seated):
+        history = found.setdefault(r.employee, History())
+        topic = r.topic.lower()
+        history.topics_attended.add(topic)
+        if r.start_utc >= since:
+            month = r.start_utc.astimezone(ZoneInfo(r.tzid)).strftime("%Y-%m")
+            history.seats.append(Seat(r.id, r.start_utc, r.end_utc, topic, month))
+    return found
+
+
+def met_with(conn: Connection, employees: Sequence[str]) -> frozenset[str]:
+    """Everyone who held a seat in a session together with one of ``employees``."""
+    if not employees:
+        return frozenset()
+    mine = bookings.alias("mine")
+    theirs = bookings.alias("theirs")
+    query = (
+        select(theirs.c.employee)
+        .join(mine, mine.c.session_id == theirs.c.session_id)
+        .join(sessions, sessions.c.id == theirs.c.session_id)
+        .where(
+            mine.c.employee.in_(list(employees)),
+            mine.c.state.in_(SEATED),
+            theirs.c.state.in_(SEATED),
+            sessions.c.state != SessionState.CANCELLED.value,
+        )
+        .distinct()
+    )
+    return frozenset(r.employee for r in conn.execute(query)) - set(employees)
+
+
+def sessions_short_of_invitations(
+    conn: Connection, now: datetime, wave: int, widened_wave: int, widen_at: datetime
+) -> list[str]:
+    """Open, future sessions with fewer open invitations than their wave, earliest first."""
+    open_count = (
+        select(func.count())
+        .where(bookings.c.session_id == sessions.c.id, bookings.c.state.in_(OPEN_INVITATION))
+        .scalar_subquery()
+    )
+    query = (
+        select(sessions.c.id)
+        .where(
+            sessions.c.state == SessionState.OPEN.value,
+            sessions.c.start_utc > now,
+            (open_count < wave)
+            | ((sessions.c.start_utc <= widen_at) & (open_count < widened_wave)),
+        )
+        .order_by(sessions.c.start_utc)
+    )
+    return [r.id for r in conn.execute(query)]
+
+
+def expired_invitations(conn: Connection, now: datetime) -> list[str]:
+    """Sessions with an open invitation past its expiry."""
+    query = (
+        select(bookings.c.session_id)
+        .join(sessions, sessions.c.id == bookings.c.session_id)
+        .where(
+            bookings.c.state.in_(OPEN_INVITATION),
+            bookings.c.expires_at <= now,
+            sessions.c.state.in_(LIVE),
+        )
+        .distinct()
+    )
+    return [r.session_id for r in conn.execute(query)]
+
+
+def seats_to_fill(conn: Connection, now: datetime) -> list[str]:
+    """Open, future sessions with someone waitlisted: a seat may be theirs now."""
+    query = (
+        select(sessions.c.id)
+        .join(bookings, bookings.c.session_id == sessions.c.id)
+        .where(
+            sessions.c.state == SessionState.OPEN.value,
+            sessions.c.start_utc > now,
+            bookings.c.state == BookingState.WAITLISTED.value,
+        )
+        .distinct()
+    )
+    return [r.id for r in conn.execute(query)]
+
+
+def open_invitations_of(conn: Connection, employee: str) -> list[str]:
+    query = select(bookings.c.session_id).where(
+        bookings.c.employee == employee, bookings.c.state.in_(OPEN_INVITATION)
+    )
+    return [r.session_id for r in conn.execute(query)]
+
+
+def sessions_by_prefix(conn: Connection, prefix: str) -> list[Session]:
+    """Sessions whose id starts with ``prefix`` (as ``p2pcal status --ids`` shows them)."""
+    if not prefix:
+        return []
+    query = select(sessions).where(sessions.c.id.startswith(prefix, autoescape=True)).limit(2)
+    return [session_from_row(r) for r in conn.execute(query)]
+
+
+def coached_overlapping(
+    conn: Connection, coach: str, start: datetime, end: datetime, exclude: str
+) -> list[Session]:
+    """Live sessions ``coach`` coaches that overlap [start, end), other than ``exclude``."""
+    query = select(sessions).where(
+        sessions.c.coach == coach,
+        sessions.c.state.in_(LIVE),
+        sessions.c.start_utc < end,
+        sessions.c.end_utc > start,
+        sessions.c.id != exclude,
+    )
+    return [session_from_row(r) for r in conn.execute(query)]
+
+
+@dataclass(frozen=True)
+class Attendance:
+    employee: str
+    sessions: int
+    """Sessions attended: confirmed in a session that has started."""
+    colleagues: int
+    """Distinct other employees confirmed in one of those sessions."""
+
+
+def attendance(conn: Connection, now: datetime) -> dict[str, Attendance]:
+    """Everyone who has attended a session, by address. A session counts once it has
+    started (done, or live with its start before ``now``); cancelled ones never do."""
+    started = or_(
+        sessions.c.state == SessionState.DONE.value,
+        and_(sessions.c.state.in_(LIVE), sessions.c.start_utc < now),
+    )
+    attended = (
+        select(bookings.c.session_id, bookings.c.employee)
+        .join(sessions, sessions.c.id == bookings.c.session_id)
+        .where(bookings.c.state == BookingState.CONFIRMED.value, started)
+        .cte("attended")
+    )
+    mine = attended.alias("mine")
+    theirs = attended.alias("theirs")
+    query = (
+        select(
+            mine.c.employee,
+            func.count(mine.c.session_id.distinct()),
+            func.count(theirs.c.employee.distinct()),
+        )
+        .select_from(
+            mine.outerjoin(
+                theirs,
+                and_(
+                    theirs.c.session_id == mine.c.session_id,
+                    theirs.c.employee != mine.c.employee,
+                ),
+            )
+        )
+        .group_by(mine.c.employee)
+    )
+    return {
+        employee: Attendance(employee, int(count), int(met))
+        for employee, count, met in conn.execute(query)
+    }

@@ -51,11 +51,12 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
         http(
             "PUT",
             coaches[COACH_2][1] + "c.ics",
-            block_ics("block-c", "Negotiation", C_START, location="https://meet.example/n"),
+            block_ics("block-c", "Negotiation", C_START, location="Room Hudson"),
         )
         deployment = Deployment(tmp_path, dav, mail, coaches, EMPLOYEES, tmp_path / "clock")
         deployment.set_clock(NOW)
-        deployment.write_config()
+        # the scenario of the booking loop: every employee may book all three sessions
+        deployment.write_config(extra="[quota]\nper_month = 5\n")
         try:
             yield deployment
         finally:
@@ -124,6 +125,17 @@ def test_booking_loop(deployment: Deployment) -> None:
     row_a = next(line for line in status.stdout.splitlines() if "2026-12-04 10:00 CET" in line)
     assert re.search(r"4/4\s+1\b", row_a), status.stdout
 
+    # the coach deletes block C (before any invitation to it expires): everyone invited to it gets a CANCEL
+    http("DELETE", d.coaches[COACH_2][1] + "c.ics")
+    for email in EMPLOYEES:
+        wait_until(
+            lambda e=email: _count(d, e, "CANCEL", "Negotiation") == 1, f"cancellation for {email}"
+        )
+    cancel_text = next(
+        r.text for r in d.itip(EMPLOYEES[0]) if r.method == "CANCEL" and "Negotiation" in r.summary
+    )
+    assert "cancel" in cancel_text
+
     # the reminder goes out at T-24h, once, to the 4 confirmed participants
     confirmed_now = {accepters[0], accepters[2], accepters[3], accepters[4]}
     d.set_clock(A_START - timedelta(hours=24) + timedelta(seconds=30))
@@ -142,17 +154,6 @@ def test_booking_loop(deployment: Deployment) -> None:
     )
     assert "10:00–11:30 CET (Europe/Berlin)" in berlin_reminder.get_content()
     assert "Room Ada" in berlin_reminder.get_content()
-
-    # the coach deletes block C: everyone invited to it gets a CANCEL
-    http("DELETE", d.coaches[COACH_2][1] + "c.ics")
-    for email in EMPLOYEES:
-        wait_until(
-            lambda e=email: _count(d, e, "CANCEL", "Negotiation") == 1, f"cancellation for {email}"
-        )
-    cancel_text = next(
-        r.text for r in d.itip(EMPLOYEES[0]) if r.method == "CANCEL" and "Negotiation" in r.summary
-    )
-    assert "cancel" in cancel_text
 
     # nobody ever sees another participant: no employee address in anyone else's mail
     for email in EMPLOYEES:

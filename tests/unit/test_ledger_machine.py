@@ -26,7 +26,7 @@ from p2pcal.model import (
     Session,
     SessionState,
 )
-from p2pcal.planner import Context, People, Policy
+from p2pcal.planner import Context, People, Policy, Standing, invite_uid
 
 EMPLOYEES = [f"e{i}@corp.example" for i in range(8)]
 T0 = datetime(2026, 12, 1, 9, tzinfo=UTC)
@@ -76,8 +76,11 @@ class LedgerMachine(RuleBasedStateMachine):
                 block_uid=f"u{index}",
                 recurrence_id=None,
             )
-            plan = planner.plan_new_session(session, frozenset(), self.ctx)
-            self.views[session.id] = SessionView(session, tuple(plan.bookings))
+            invited = tuple(
+                Booking(session.id, e, BookingState.INVITED, invite_uid(policy.secret, session.id, e), 0)
+                for e in EMPLOYEES
+            )
+            self.views[session.id] = SessionView(session, invited)
 
     # -- helpers mirroring what the engine asks the store ------------------------------
 
@@ -119,7 +122,8 @@ class LedgerMachine(RuleBasedStateMachine):
         held = (
             self._seat_elsewhere(employee, view.session) if partstat is PartStat.ACCEPTED else None
         )
-        plan = planner.plan_reply(view, reply, self.ctx, held, self._blocked(view))
+        standing = Standing(held=held, blocked=self._blocked(view))
+        plan = planner.plan_reply(view, reply, self.ctx, standing)
         for session in plan.sessions:
             view = SessionView(session, view.bookings)
         for changed in plan.bookings:

@@ -110,7 +110,7 @@ def test_concurrent_accepts_never_overbook(db: Engine) -> None:
             with db.begin() as conn:
                 view = state.view(conn, "s1")
                 assert view is not None
-                after, _ = ledger.accept(view, employee, START - timedelta(days=1), index, False)
+                after, _ = ledger.accept(view, employee, START - timedelta(days=1), index)
                 plan = Plan()
                 plan.keep(after, view)
                 state.apply(conn, plan, START, "corp.example")

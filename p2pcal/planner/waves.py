@@ -1,0 +1,275 @@
+"""Invitation waves: who is invited to a session, and when.
+
+A calendar should show a few real options, not every session of the programme. An open
+session keeps at most W invitations open at a time, an employee at most K. Invitees are
+chosen in one documented, deterministic order:
+
+1. only employees who may take the seat: monthly quota not used up (for the month of
+   the session), no seat at an overlapping time, not a topic they attended (unless
+   they ask for repeats), fewer than K open invitations, and placed right: the session's
+   site for an in-person session; for a virtual one, the whole slot inside their
+   working hours in their own zone;
+2. those who want the topic first;
+3. fewest sessions within the lookback (90 days), upcoming ones included;
+4. longest since their last session (never first);
+5. with mixing on, those who have not met the session's confirmed participants first;
+6. a seeded hash of the address as the tie-break.
+
+Unanswered invitations expire (72 hours, shorter as the start nears) and are replaced
+by the next in order; a session still short of seats 48 hours before its start widens
+its wave.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from p2pcal.ledger import SessionView
+from p2pcal.messages import texts
+from p2pcal.model import Booking, BookingState, Employee, ITipMethod, Session, SessionState
+from p2pcal.planner.context import Context, Plan, invite_uid, itip
+from p2pcal.planner.rules import Mixing, Rules
+
+NEVER = datetime.min.replace(tzinfo=UTC)
+
+
+def month_of(session: Session) -> str:
+    """The calendar month a session counts against, in the coach's zone."""
+    return session.start.astimezone(ZoneInfo(session.tzid)).strftime("%Y-%m")
+
+
+@dataclass(frozen=True)
+class Seat:
+    """A seat someone holds: what their history needs to know of it."""
+
+    session_id: str
+    start: datetime
+    end: datetime
+    topic: str
+    month: str
+
+
+@dataclass
+class History:
+    """One employee's bookings as the invitation order reads them."""
+
+    open_invitations: int = 0
+    seats: list[Seat] = field(default_factory=list)
+    topics_attended: set[str] = field(default_factory=set)
+
+    def recent(self, since: datetime) -> int:
+        return sum(1 for s in self.seats if s.start >= since)
+
+    def last_start(self, now: datetime) -> datetime:
+        started = [s.start for s in self.seats if s.start <= now]
+        return max(started, default=NEVER)
+
+    def in_month(self, month: str) -> int:
+        return sum(1 for s in self.seats if s.month == month)
+
+    def overlaps(self, session: Session) -> bool:
+        return any(
+            s.start < session.end and session.start < s.end and s.session_id != session.id
+            for s in self.seats
+        )
+
+
+def tiebreak(seed: int, email: str) -> bytes:
+    return hashlib.sha256(f"{seed}\n{email}".encode()).digest()[:8]
+
+
+class Pool:
+    """Every employee with their history, in the base invitation order (steps 3, 4, 6).
+
+    Built once per engine round; :meth:`note` keeps it current as plans are made, so the
+    K limit and the quota hold across the sessions planned in one round.
+    """
+
+    def __init__(
+        self,
+        employees: Iterable[Employee],
+        histories: Mapping[str, History],
+        rules: Rules,
+        now: datetime,
+    ) -> None:
+        self.rules = rules
+        self.now = now
+        self.employees = {e.email: e for e in employees}
+        self.histories = {email: histories.get(email) or History() for email in self.employees}
+        since = now - rules.lookback
+        self.order = sorted(
+            self.employees,
+            key=lambda email: (
+                self.histories[email].recent(since),
+                self.histories[email].last_start(now),
+                tiebreak(rules.seed, email),
+            ),
+        )
+        self.tier = {
+            email: (self.histories[email].recent(since), self.histories[email].last_start(now))
+            for email in self.employees
+        }
+        self.by_topic: dict[str, list[str]] = {}
+        for email in self.order:
+            for topic in self.employees[email].topics:
+                self.by_topic.setdefault(topic, []).append(email)
+
+    def eligible(self, employee: Employee, session: Session, month: str) -> bool:
+        history = self.histories[employee.email]
+        if employee.email == session.coach or history.open_invitations >= self.rules.per_employee:
+            return False
+        if history.in_month(month) >= self.rules.quota_for(employee.group):
+            return False
+        topic = session.topic.lower()
+        if topic in history.topics_attended and not employee.repeats:
+            return False
+        if history.overlaps(session):
+            return False
+        if session.virtual:
+            return employee.working_hours.contains(session.start, session.end, employee.tz)
+        return not (session.site and employee.site and employee.site != session.site)
+
+    def candidates(self, session: Session, exclude: set[str], met: frozenset[str]) -> Iterator[str]:
+        """Eligible employees in the full invitation order (steps 1-6)."""
+        month = month_of(session)
+        wanted = self.by_topic.get(session.topic.lower(), [])
+        seen: set[str] = set()
+        for group in (wanted, self.order):
+            deferred: list[str] = []
+            tier = None
+            for email in group:
+                if email in seen or email in exclude:
+                    continue
+                seen.add(email)
+                if self.tier[email] != tier:
+                    yield from deferred
+                    deferred = []
+                    tier = self.tier[email]
+                if not self.eligible(self.employees[email], session, month):
+                    continue
+                if email in met:
+                    deferred.append(email)  # after the others of the same tier (step 5)
+                else:
+                    yield email
+            yield from deferred
+
+    def note(self, plan: Plan) -> None:
+        """Count a plan's new invitations, so the K limit holds across the sessions
+        planned in one round (withdrawals happen before the waves, seats in replies)."""
+        for booking in plan.bookings:
+            history = self.histories.get(booking.employee)
+            if (
+                history is not None
+                and booking.state is BookingState.INVITED
+                and booking.revision == 0
+            ):
+                history.open_invitations += 1
+
+
+def widened(session: Session, rules: Rules, now: datetime) -> bool:
+    return now >= session.start - rules.widen_before
+
+
+def wanted_invitations(view: SessionView, rules: Rules, now: datetime) -> int:
+    """How many more invitations the session should have open now."""
+    session = view.session
+    if session.state is not SessionState.OPEN or session.start <= now or view.seats_left <= 0:
+        return 0
+    return max(0, rules.wave_size(widened(session, rules, now)) - len(view.open_invitations))
+
+
+def plan_wave(view: SessionView, pool: Pool, met: frozenset[str], ctx: Context) -> Plan:
+    """New invitations that bring the session's open invitations up to its wave."""
+    plan = Plan(outcome="wave")
+    rules = pool.rules
+    wanted = wanted_invitations(view, rules, ctx.now)
+    if not wanted:
+        return plan
+    session = view.session
+    again = {b.employee: b for b in view.bookings if _may_invite_again(b)}
+    booked = {b.employee for b in view.bookings} - set(again)
+    mixing_met = met if rules.mixing is Mixing.DEPARTMENTS else frozenset()
+    coach = ctx.people.coach(session.coach)
+    expires = ctx.now + rules.expiry_for(session.start - ctx.now)
+    for email in pool.candidates(session, booked, mixing_met):
+        earlier = again.get(email)
+        if earlier is not None:
+            booking = replace(
+                earlier,
+                state=BookingState.INVITED,
+                sequence=earlier.sequence + 1,
+                revision=earlier.revision + 1,
+                invited_at=ctx.now,
+                expires_at=expires,
+            )
+        else:
+            booking = Booking(
+                session_id=session.id,
+                employee=email,
+                state=BookingState.INVITED,
+                invite_uid=invite_uid(ctx.policy.secret, session.id, email),
+                sequence=0,
+                invited_at=ctx.now,
+                expires_at=expires,
+            )
+        plan.bookings.append(booking)
+        text = texts.invitation(session, coach, ctx.people.person(email))
+        plan.actions.append(itip(ctx, session, booking, ITipMethod.REQUEST, text))
+        wanted -= 1
+        if not wanted:
+            break
+    return plan
+
+
+def _may_invite_again(booking: Booking) -> bool:
+    """Withdrawn before it expired (the session filled, or the quota was used up): the
+    employee may be invited again when a seat opens. An invitation left to expire is not
+    sent again."""
+    return booking.state is BookingState.WITHDRAWN and booking.expires_at is None
+
+
+def plan_expiry(view: SessionView, ctx: Context) -> Plan:
+    """Invitations nobody answered in time are withdrawn (the next wave replaces them)."""
+    plan = Plan(outcome="expired")
+    coach = ctx.people.coach(view.session.coach)
+    for booking in view.open_invitations:
+        if booking.expires_at is None or booking.expires_at > ctx.now:
+            continue
+        withdrawn = replace(
+            booking,
+            state=BookingState.WITHDRAWN,
+            sequence=booking.sequence + 1,
+            revision=booking.revision + 1,
+        )
+        plan.bookings.append(withdrawn)
+        reader = ctx.people.person(booking.employee)
+        text = texts.expired(view.session, coach, reader)
+        plan.actions.append(itip(ctx, view.session, withdrawn, ITipMethod.CANCEL, text))
+    return plan
+
+
+def plan_quota_used(views: Iterable[SessionView], employee: str, ctx: Context) -> Plan:
+    """The employee just used their monthly quota: their other open invitations for
+    sessions of that month are withdrawn."""
+    plan = Plan(outcome="quota-used")
+    reader = ctx.people.person(employee)
+    for view in views:
+        booking = view.booking(employee)
+        if booking is None or not booking.state.is_open_invitation:
+            continue
+        withdrawn = replace(
+            booking,
+            state=BookingState.WITHDRAWN,
+            sequence=booking.sequence + 1,
+            revision=booking.revision + 1,
+            expires_at=None,
+        )
+        plan.bookings.append(withdrawn)
+        coach = ctx.people.coach(view.session.coach)
+        text = texts.quota_used(view.session, coach, reader)
+        plan.actions.append(itip(ctx, view.session, withdrawn, ITipMethod.CANCEL, text))
+    return plan

@@ -1,0 +1,191 @@
+"""The engine's state-driven steps after replies and on every tick: expired invitations,
+full sessions, free seats, quota withdrawals and invitation waves.
+
+Each step reads what the state says is due, so one interrupted by a crash is simply done
+on the next round.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Connection
+
+from p2pcal import planner
+from p2pcal.ledger import Mix, SessionView
+from p2pcal.model import BookingState, Session
+from p2pcal.planner import Context, Plan
+from p2pcal.planner.replies import Standing
+from p2pcal.planner.rules import Mixing
+from p2pcal.planner.waves import Pool, month_of, plan_expiry, plan_quota_used, plan_wave, widened
+from p2pcal.store import state
+
+if TYPE_CHECKING:
+    from p2pcal.engine import Engine
+
+log = logging.getLogger(__name__)
+
+
+def mix_for(view: SessionView, ctx: Context, engine: Engine) -> Mix | None:
+    """The department rule for this session, or None when it does not apply: mixing
+    off, or the session is close enough to its start that filling seats comes first."""
+    rules = engine.config.rules
+    if rules.mixing is not Mixing.DEPARTMENTS or widened(view.session, rules, ctx.now):
+        return None
+    employees = ctx.people.employees
+    departments = {
+        b.employee: employees[b.employee].department
+        for b in view.bookings
+        if b.employee in employees
+    }
+    return Mix(departments, rules.max_per_department)
+
+
+def blocked(conn: Connection, view: SessionView) -> frozenset[str]:
+    """Who in this session holds an overlapping seat elsewhere."""
+    waiting = {
+        b.employee
+        for b in view.bookings
+        if b.state in (BookingState.WAITLISTED, BookingState.WITHDRAWN)
+    }
+    if not waiting:
+        return frozenset()
+    busy = state.busy_employees(conn, view.session.start, view.session.end, view.session.id)
+    return frozenset(waiting & busy)
+
+
+def standing(
+    conn: Connection, view: SessionView, employee: str, ctx: Context, engine: Engine
+) -> Standing:
+    held = [s for s in state.seats_held(conn, employee) if s.id != view.session.id]
+    overlap = next(
+        (s for s in held if s.start < view.session.end and view.session.start < s.end), None
+    )
+    person = ctx.people.employees.get(employee)
+    quota = engine.config.rules.quota_for(person.group if person else "")
+    month = month_of(view.session)
+    used = sum(1 for s in held if month_of(s) == month) >= quota
+    return Standing(
+        held=overlap, quota_used=used, blocked=blocked(conn, view), mix=mix_for(view, ctx, engine)
+    )
+
+
+def newly_seated(view: SessionView, plan: Plan) -> list[str]:
+    """Employees the plan gave a seat (the replier, or someone promoted)."""
+    seated = []
+    for booking in plan.bookings:
+        before = view.booking(booking.employee)
+        if booking.state.holds_seat and (before is None or not before.state.holds_seat):
+            seated.append(booking.employee)
+    return seated
+
+
+def after_seating(
+    conn: Connection, view: SessionView, plan: Plan, ctx: Context, engine: Engine
+) -> None:
+    for employee in newly_seated(view, plan):
+        after_confirmation(conn, view.session, employee, ctx, engine)
+
+
+def after_confirmation(
+    conn: Connection, session: Session, employee: str, ctx: Context, engine: Engine
+) -> None:
+    """A seat was taken: when it used up the employee's monthly quota, their other open
+    invitations of that month are withdrawn."""
+    person = ctx.people.employees.get(employee)
+    quota = engine.config.rules.quota_for(person.group if person else "")
+    month = month_of(session)
+    if sum(1 for s in state.seats_held(conn, employee) if month_of(s) == month) < quota:
+        return
+    others = []
+    for session_id in state.open_invitations_of(conn, employee):
+        view = state.view(conn, session_id)
+        if view is not None and view.session.id != session.id and month_of(view.session) == month:
+            others.append(view)
+    plan = plan_quota_used(others, employee, ctx)
+    if plan.bookings:
+        engine.commit(conn, plan, ctx)
+        log.info(
+            "%s used their monthly quota: %d invitations withdrawn", employee, len(plan.bookings)
+        )
+
+
+def run(engine: Engine) -> int:
+    """Every sweep, in order; returns how many invitations the waves sent."""
+    expire(engine)
+    withdraw_from_full(engine)
+    fill_seats(engine)
+    return waves(engine)
+
+
+def expire(engine: Engine) -> None:
+    ctx = engine.context()
+    with engine.transaction() as conn:
+        for session_id in state.expired_invitations(conn, ctx.now):
+            view = state.view(conn, session_id)
+            assert view is not None
+            plan = plan_expiry(view, ctx)
+            engine.commit(conn, plan, ctx)
+            log.info(
+                "session %s: %d unanswered invitations expired", session_id, len(plan.bookings)
+            )
+
+
+def withdraw_from_full(engine: Engine) -> None:
+    """Full sessions take back unanswered invitations."""
+    ctx = engine.context()
+    with engine.transaction() as conn:
+        for session_id in state.full_with_open_invitations(conn):
+            view = state.view(conn, session_id)
+            assert view is not None
+            engine.commit(conn, planner.plan_withdrawals(view, ctx), ctx)
+
+
+def fill_seats(engine: Engine) -> None:
+    """Free seats go to the waitlist once nothing holds them back any more (the
+    department rule lifted, an overlap gone)."""
+    ctx = engine.context()
+    with engine.transaction() as conn:
+        for session_id in state.seats_to_fill(conn, ctx.now):
+            view = state.view(conn, session_id)
+            assert view is not None and view.seats_left > 0
+            plan = planner.plan_promotions(
+                view, ctx, Standing(blocked=blocked(conn, view), mix=mix_for(view, ctx, engine))
+            )
+            if plan.bookings:
+                engine.commit(conn, plan, ctx)
+
+
+def waves(engine: Engine) -> int:
+    ctx = engine.context()
+    rules = engine.config.rules
+    sent = 0
+    with engine.transaction() as conn:
+        due = state.sessions_short_of_invitations(
+            conn,
+            ctx.now,
+            rules.wave_size(False),
+            rules.wave_size(True),
+            ctx.now + rules.widen_before,
+        )
+        if not due:
+            return 0
+        pool = Pool(
+            ctx.people.employees.values(),
+            state.histories(conn, ctx.now - rules.lookback),
+            rules,
+            ctx.now,
+        )
+        for session_id in due:
+            view = state.view(conn, session_id)
+            assert view is not None
+            met = state.met_with(conn, [b.employee for b in view.confirmed])
+            plan = plan_wave(view, pool, met, ctx)
+            if plan.bookings:
+                engine.commit(conn, plan, ctx)
+                pool.note(plan)
+                sent += len(plan.bookings)
+    if sent:
+        log.info("invitation waves: %d invitations", sent)
+    return sent
