@@ -99,7 +99,7 @@ def after_confirmation(
     if sum(1 for s in state.seats_held(conn, employee) if month_of(s) == month) < quota:
         return
     others = []
-    for session_id in state.open_invitations_of(conn, employee):
+    for session_id in state.pending_of(conn, employee):
         view = state.view(conn, session_id)
         if view is not None and view.session.id != session.id and month_of(view.session) == month:
             others.append(view)

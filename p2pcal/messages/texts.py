@@ -139,6 +139,14 @@ def quota_used(session: Session, coach: Person, reader: Person) -> Text:
     return f"Withdrawn: P2P {session.topic}, you have a session this month", body
 
 
+def quota_used_waitlist(session: Session, coach: Person, reader: Person) -> Text:
+    body = (
+        f"Hello {reader.name},\n\nyou now have your session for this month, so you leave the "
+        f"waitlist of this one.\n\n{_details(session, coach, reader)}{_SIGNATURE}"
+    )
+    return f"Off the waitlist: P2P {session.topic}, you have a session this month", body
+
+
 def refused_quota(session: Session, coach: Person, reader: Person) -> Text:
     body = (
         f"Hello {reader.name},\n\nyou already have your session for this month, so this "

@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 from p2pcal.ledger import SessionView
 from p2pcal.messages import texts
 from p2pcal.model import Booking, BookingState, Employee, ITipMethod, Session, SessionState
-from p2pcal.planner.context import Context, Plan, invite_uid, itip
+from p2pcal.planner.context import Context, Plan, invite_uid, itip, mail
 from p2pcal.planner.rules import Mixing, Rules
 
 NEVER = datetime.min.replace(tzinfo=UTC)
@@ -253,13 +253,14 @@ def plan_expiry(view: SessionView, ctx: Context) -> Plan:
 
 
 def plan_quota_used(views: Iterable[SessionView], employee: str, ctx: Context) -> Plan:
-    """The employee just used their monthly quota: their other open invitations for
-    sessions of that month are withdrawn."""
+    """The employee just used their monthly quota: their other open invitations and
+    waitlist places for sessions of that month are withdrawn."""
     plan = Plan(outcome="quota-used")
     reader = ctx.people.person(employee)
     for view in views:
         booking = view.booking(employee)
-        if booking is None or not booking.state.is_open_invitation:
+        waiting = booking is not None and booking.state is BookingState.WAITLISTED
+        if booking is None or not (booking.state.is_open_invitation or waiting):
             continue
         withdrawn = replace(
             booking,
@@ -270,6 +271,12 @@ def plan_quota_used(views: Iterable[SessionView], employee: str, ctx: Context) -
         )
         plan.bookings.append(withdrawn)
         coach = ctx.people.coach(view.session.coach)
-        text = texts.quota_used(view.session, coach, reader)
-        plan.actions.append(itip(ctx, view.session, withdrawn, ITipMethod.CANCEL, text))
+        if waiting:
+            # their calendar no longer shows it: an email says they left the line
+            key = f"mail:quota-waitlist:{withdrawn.invite_uid}:{withdrawn.revision}"
+            text = texts.quota_used_waitlist(view.session, coach, reader)
+            plan.actions.append(mail(ctx, key, view.session, reader, text))
+        else:
+            text = texts.quota_used(view.session, coach, reader)
+            plan.actions.append(itip(ctx, view.session, withdrawn, ITipMethod.CANCEL, text))
     return plan

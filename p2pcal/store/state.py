@@ -328,9 +328,11 @@ def seats_to_fill(conn: Connection, now: datetime) -> list[str]:
     return [r.id for r in conn.execute(query)]
 
 
-def open_invitations_of(conn: Connection, employee: str) -> list[str]:
+def pending_of(conn: Connection, employee: str) -> list[str]:
+    """Sessions where ``employee`` holds an open invitation or a waitlist place."""
+    pending = (*OPEN_INVITATION, BookingState.WAITLISTED.value)
     query = select(bookings.c.session_id).where(
-        bookings.c.employee == employee, bookings.c.state.in_(OPEN_INVITATION)
+        bookings.c.employee == employee, bookings.c.state.in_(pending)
     )
     return [r.session_id for r in conn.execute(query)]
 

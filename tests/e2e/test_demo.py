@@ -24,7 +24,10 @@ def test_demo_shows_the_whole_loop(tmp_path: Path) -> None:
     assert "ann@corp.example       <- Invitation: P2P Giving feedback" in out
     assert "... and 33 more to the 11 others" in out  # waves: 3 open invitations each
     assert out.count("<- Confirmed: P2P Giving feedback") == 4
-    assert "ann@corp.example       <- Withdrawn: P2P Running retrospectives, you have a session this month" in out
+    assert (
+        "ann@corp.example       <- Withdrawn: P2P Running retrospectives, you have a session this month"
+        in out
+    )
     assert (
         "emma@corp.example      <- Full: P2P Giving feedback, you are number 1 on the waitlist"
         in out

@@ -239,7 +239,8 @@ def test_reassign_keeps_seats_tells_everyone_once_and_survives_later_polls(org: 
     quiet = org.counts()
     d.reply(seated[1], TOPIC, "DECLINED")
     org.round()
-    assert [str(m["Subject"]) for m in org.new_mail(quiet, org.sub)][0].startswith("Roster:")
+    (news,) = org.new_mail(quiet, org.sub)
+    assert str(news["Subject"]).startswith("Roster:")
     assert org.new_mail(quiet, org.coach) == []
 
 
@@ -266,7 +267,9 @@ def _history(org: Org, now: datetime) -> Plan:
 
     def seat(name: str, index: int, seat_no: int) -> Booking:
         employee = org.employees[index]
-        return Booking(name, employee, BookingState.CONFIRMED, f"{name}-{index}", 0, seat_no=seat_no)
+        return Booking(
+            name, employee, BookingState.CONFIRMED, f"{name}-{index}", 0, seat_no=seat_no
+        )
 
     return Plan(
         sessions=[

@@ -77,7 +77,9 @@ class LedgerMachine(RuleBasedStateMachine):
                 recurrence_id=None,
             )
             invited = tuple(
-                Booking(session.id, e, BookingState.INVITED, invite_uid(policy.secret, session.id, e), 0)
+                Booking(
+                    session.id, e, BookingState.INVITED, invite_uid(policy.secret, session.id, e), 0
+                )
                 for e in EMPLOYEES
             )
             self.views[session.id] = SessionView(session, invited)

@@ -3,12 +3,13 @@ in the store changes, the answer names the other sessions of the topic."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from p2pcal.actions import Deliver
+from p2pcal.actions import Action, Deliver
 from p2pcal.ledger import SessionView
 from p2pcal.model import (
     Booking,
@@ -87,8 +88,8 @@ def _counter(employee: str = ANN, source_id: str = "7:42", **changes: object) ->
     return replace(reply, **changes)  # type: ignore[arg-type]
 
 
-def _answer(plan_actions: list[object]) -> Deliver:
-    (action,) = plan_actions
+def _answer(actions: Sequence[Action]) -> Deliver:
+    (action,) = actions
     assert isinstance(action, Deliver)
     return action
 
@@ -131,7 +132,7 @@ def test_counter_keeps_the_seat_and_answers_with_the_current_sequence() -> None:
     plan = plan_counter(_view(), _counter(), [], _ctx())
     assert plan.outcome == "counter-declined"
     assert not plan.sessions and not plan.bookings
-    answer = _answer(list(plan.actions))
+    answer = _answer(plan.actions)
     inv = answer.invitation
     assert inv.method is ITipMethod.DECLINECOUNTER
     assert (inv.uid, inv.sequence) == ("u-ann", 2)
@@ -144,7 +145,7 @@ def test_counter_text_names_other_sessions_in_the_readers_zone() -> None:
     other = _session("s2", START + timedelta(days=7))
     same_time = _session("s3", START)
     plan = plan_counter(_view(), _counter(), [_session(), other, same_time], _ctx())
-    text = _answer(list(plan.actions)).text
+    text = _answer(plan.actions).text
     # 09:00 UTC is 18:00 in Tokyo; the proposal is the next day, same hour
     assert "thanks for proposing Sat 5 Dec 2026, 18:00–19:30 JST (Asia/Tokyo)" in text
     alternatives = text.split("Other open sessions of this topic")[1]
@@ -153,13 +154,13 @@ def test_counter_text_names_other_sessions_in_the_readers_zone() -> None:
 
 
 def test_counter_without_other_sessions_says_so() -> None:
-    text = _answer(list(plan_counter(_view(), _counter(), [], _ctx()).actions)).text
+    text = _answer(plan_counter(_view(), _counter(), [], _ctx()).actions).text
     assert "There is no other open session of this topic right now" in text
 
 
 def test_counter_on_an_open_invitation_keeps_the_invitation() -> None:
     plan = plan_counter(_view(), _counter(BEN, partstat=PartStat.TENTATIVE), [], _ctx())
-    answer = _answer(list(plan.actions))
+    answer = _answer(plan.actions)
     assert answer.invitation.partstat is PartStat.NEEDS_ACTION
     assert answer.invitation.sequence == 1
     assert "Your invitation stands" in answer.text
@@ -167,9 +168,9 @@ def test_counter_on_an_open_invitation_keeps_the_invitation() -> None:
 
 
 def test_each_counter_gets_its_own_answer_and_a_reread_the_same_one() -> None:
-    first = _answer(list(plan_counter(_view(), _counter(source_id="7:42"), [], _ctx()).actions))
-    again = _answer(list(plan_counter(_view(), _counter(source_id="7:42"), [], _ctx()).actions))
-    second = _answer(list(plan_counter(_view(), _counter(source_id="7:43"), [], _ctx()).actions))
+    first = _answer(plan_counter(_view(), _counter(source_id="7:42"), [], _ctx()).actions)
+    again = _answer(plan_counter(_view(), _counter(source_id="7:42"), [], _ctx()).actions)
+    second = _answer(plan_counter(_view(), _counter(source_id="7:43"), [], _ctx()).actions)
     assert first.key == again.key
     assert first.key != second.key
     assert first.key.startswith("itip:u-ann:2:DECLINECOUNTER:")
@@ -178,5 +179,5 @@ def test_each_counter_gets_its_own_answer_and_a_reread_the_same_one() -> None:
 def test_counter_without_a_readable_time_is_still_answered() -> None:
     reply = _counter(proposed_start=None, proposed_end=None)
     plan = plan_counter(_view(), reply, [], _ctx())
-    assert "thanks for proposing another time" in _answer(list(plan.actions)).text
+    assert "thanks for proposing another time" in _answer(plan.actions).text
     assert plan.reason == "no time proposed"

@@ -3,12 +3,13 @@ each person concerned gets exactly one message, and the old block still feeds it
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from p2pcal.actions import Deliver, Send
+from p2pcal.actions import Action, Deliver, Send
 from p2pcal.ledger import SessionView
 from p2pcal.model import (
     BlockOccurrence,
@@ -78,14 +79,13 @@ def _view(*extra: Booking) -> SessionView:
     return SessionView(session, bookings)
 
 
-def _to(plan_actions: list[object], email: str) -> list[Deliver | Send]:
-    found: list[Deliver | Send] = []
-    for action in plan_actions:
-        if isinstance(action, Deliver) and action.invitation.attendee.email == email:
-            found.append(action)
-        elif isinstance(action, Send) and action.email.to.email == email:
-            found.append(action)
-    return found
+def _to(actions: Sequence[Action], email: str) -> list[Action]:
+    def recipient(action: Action) -> str:
+        if isinstance(action, Deliver):
+            return action.invitation.attendee.email
+        return action.email.to.email
+
+    return [a for a in actions if recipient(a) == email]
 
 
 def test_the_session_changes_hands_with_a_new_sequence_and_revision() -> None:
@@ -113,7 +113,7 @@ def test_every_calendar_showing_the_session_gets_one_update_naming_the_new_coach
         "cat@corp.example": (1, PartStat.NEEDS_ACTION, "Your invitation stands"),
     }
     for email, (sequence, partstat, standing) in expected.items():
-        (update,) = _to(list(plan.actions), email)
+        (update,) = _to(plan.actions, email)
         assert isinstance(update, Deliver)
         inv = update.invitation
         assert inv.method is ITipMethod.REQUEST
@@ -140,18 +140,18 @@ def test_seats_and_places_in_line_stay() -> None:
 
 def test_the_waitlist_gets_one_email_and_the_others_nothing() -> None:
     plan = plan_reassign(_view(), NEW, _ctx())
-    (note,) = _to(list(plan.actions), "dan@corp.example")
+    (note,) = _to(plan.actions, "dan@corp.example")
     assert isinstance(note, Send)
     assert "Nick New now coaches this session" in note.email.body
     assert "still number 1 on the waitlist" in note.email.body
-    assert not _to(list(plan.actions), "eve@corp.example")
-    assert not _to(list(plan.actions), "fay@corp.example")
+    assert not _to(plan.actions, "eve@corp.example")
+    assert not _to(plan.actions, "fay@corp.example")
 
 
 def test_both_coaches_are_told() -> None:
     plan = plan_reassign(_view(), NEW, _ctx())
-    (handover,) = _to(list(plan.actions), OLD)
-    (roster,) = _to(list(plan.actions), NEW)
+    (handover,) = _to(plan.actions, OLD)
+    (roster,) = _to(plan.actions, NEW)
     assert isinstance(handover, Send) and isinstance(roster, Send)
     assert "Nick New <nick@corp.example> takes over your session" in handover.email.body
     assert "deleting it cancels the session" in handover.email.body
@@ -193,7 +193,7 @@ def test_the_new_coach_loses_an_open_invitation_to_their_own_session() -> None:
     plan = plan_reassign(_view(invited), NEW, _ctx())
     (withdrawn,) = [b for b in plan.bookings if b.employee == NEW]
     assert (withdrawn.state, withdrawn.sequence) == (C.CANCELLED, 1)
-    actions = _to(list(plan.actions), NEW)
+    actions = _to(plan.actions, NEW)
     assert [type(a).__name__ for a in actions] == ["Deliver", "Send"]
     cancel = actions[0]
     assert isinstance(cancel, Deliver) and cancel.invitation.method is ITipMethod.CANCEL
