@@ -191,6 +191,7 @@ class Engine:
             assert view is not None
             alternatives = state.open_sessions_of_topic(conn, gone.topic, ctx.now)
             self.commit(conn, planner.plan_cancel(view, alternatives, ctx), ctx)
+            sweeps.offer_holds(conn, view, ctx, self)
             round_.sessions_cancelled += 1
             log.info("session %s cancelled: its block is gone (%s)", gone.id, coach.email)
         for old, occurrence in changes.changed:

@@ -44,6 +44,11 @@ class SessionView:
         return tuple(b for b in self.bookings if b.state is BookingState.CONFIRMED)
 
     @property
+    def seated(self) -> tuple[Booking, ...]:
+        """Everyone holding a seat: confirmed, or held after a short-notice cancellation."""
+        return tuple(b for b in self.bookings if b.state.holds_seat)
+
+    @property
     def waitlist(self) -> tuple[Booking, ...]:
         """Waiting employees, first in line first."""
         waiting = [b for b in self.bookings if b.state is BookingState.WAITLISTED]
@@ -55,7 +60,7 @@ class SessionView:
 
     @property
     def seats_left(self) -> int:
-        return self.session.capacity - len(self.confirmed)
+        return self.session.capacity - len(self.seated)
 
     def waitlist_position(self, employee: str) -> int | None:
         for index, booking in enumerate(self.waitlist, start=1):
@@ -99,8 +104,9 @@ def _queue_key(booking: Booking) -> tuple[datetime, int]:
     return booking.queued_at, booking.queue_order or 0
 
 
-def _free_seat(view: SessionView) -> int | None:
-    taken = {b.seat_no for b in view.confirmed}
+def free_seat(view: SessionView) -> int | None:
+    """The lowest seat number nobody holds."""
+    taken = {b.seat_no for b in view.seated}
     return next((n for n in range(1, view.session.capacity + 1) if n not in taken), None)
 
 
@@ -146,8 +152,17 @@ def accept(
     if booking.state in (BookingState.CONFIRMED, BookingState.WAITLISTED):
         return view, Outcome.ALREADY
     if refusal is not None:
-        return view.with_booking(_bump(booking, BookingState.WITHDRAWN)), refusal
-    seat = _free_seat(view)
+        return settle_state(view.with_booking(_bump(booking, BookingState.WITHDRAWN))), refusal
+    if booking.state is BookingState.HELD:
+        kept = replace(
+            _bump(booking, BookingState.CONFIRMED, booking.seat_no),
+            queued_at=at,
+            queue_order=order,
+            confirmed_at=at,
+            hold_until=None,
+        )
+        return settle_state(view.with_booking(kept)), Outcome.CONFIRMED
+    seat = free_seat(view)
     mixed_out = seat is not None and mix is not None and mix.blocks(view, employee)
     if seat is None or mixed_out:
         queued = replace(_bump(booking, BookingState.WAITLISTED), queued_at=at, queue_order=order)
@@ -166,7 +181,7 @@ def decline(view: SessionView, employee: str) -> tuple[SessionView, Outcome]:
     booking = view.booking(employee)
     if booking is None:
         raise ValueError(f"{employee} has no booking in session {view.session.id}")
-    if booking.state is BookingState.CONFIRMED:
+    if booking.state.holds_seat:
         outcome = Outcome.RELEASED
     elif booking.state is BookingState.WAITLISTED:
         outcome = Outcome.LEFT_WAITLIST
@@ -195,7 +210,7 @@ def promote(
     holds back; both keep their place."""
     promoted: list[Booking] = []
     for waiting in view.waitlist:
-        seat = _free_seat(view)
+        seat = free_seat(view)
         if seat is None:
             break
         if waiting.employee in blocked or (mix is not None and mix.blocks(view, waiting.employee)):

@@ -111,9 +111,47 @@ def after_confirmation(
         )
 
 
+def offer_holds(conn: Connection, before: SessionView, ctx: Context, engine: Engine) -> None:
+    """The coach cancelled ``before`` at short notice: each participant is offered a held
+    seat in the next open session of the topic where they may sit."""
+    session = before.session
+    if session.start - ctx.now > engine.config.rules.short_notice:
+        return
+    targets = [
+        view
+        for other in state.open_sessions_of_topic(conn, session.topic, ctx.now)
+        if other.id != session.id and (view := state.view(conn, other.id)) is not None
+    ]
+    offers: list[tuple[str, SessionView]] = []
+    for booking in before.seated:
+        for target in targets:
+            fits = standing(conn, target, booking.employee, ctx, engine)
+            if fits.held is None and not fits.quota_used:
+                offers.append((booking.employee, target))
+                break
+    plan = planner.plan_holds(session, offers, ctx)
+    if plan.bookings:
+        engine.commit(conn, plan, ctx)
+        log.info(
+            "session %s cancelled at short notice: %d seats held elsewhere",
+            session.id,
+            len(plan.bookings),
+        )
+
+
+def expire_holds(engine: Engine) -> None:
+    ctx = engine.context()
+    with engine.transaction() as conn:
+        for session_id in state.expired_holds(conn, ctx.now):
+            view = state.view(conn, session_id)
+            assert view is not None
+            engine.commit(conn, planner.plan_hold_expiry(view, ctx), ctx)
+
+
 def run(engine: Engine) -> int:
     """Every sweep, in order; returns how many invitations the waves sent."""
     expire(engine)
+    expire_holds(engine)
     withdraw_from_full(engine)
     fill_seats(engine)
     return waves(engine)

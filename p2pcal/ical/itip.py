@@ -25,6 +25,7 @@ MAX_COMMENT_CHARS = 500
 # RFC 5545 allows no control characters in TEXT but HTAB (and LF through the \n escape);
 # icalendar writes NUL or VT as they are, and its own parser then drops the whole line.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_BACKSLASH_N = re.compile(r"\\(?=[Nn])")
 # Conservative on purpose: an address goes into a CAL-ADDRESS and into mail headers.
 _ADDRESS = re.compile(r"[^\s\"\\<>;:,@()\[\]]+@[^\s\"\\<>;:,@()\[\]]+")
 _PROPERTY_NAME = re.compile(r"[A-Z][A-Z0-9-]*")
@@ -65,8 +66,12 @@ def clean_text(value: str) -> str:
 
     >>> clean_text("Room 1\\r\\nsecond\\x00 floor")
     'Room 1\\nsecond floor'
+
+    icalendar writes a backslash before ``N`` as the escape of a line break, so such a
+    backslash becomes a full-width one that reads the same.
     """
-    return _CONTROL.sub("", value.replace("\r\n", "\n").replace("\r", "\n"))
+    text = _CONTROL.sub("", value.replace("\r\n", "\n").replace("\r", "\n"))
+    return _BACKSLASH_N.sub("\uff3c", text)
 
 
 def build_itip(inv: Invitation) -> str:

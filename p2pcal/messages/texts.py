@@ -147,6 +147,27 @@ def quota_used_waitlist(session: Session, coach: Person, reader: Person) -> Text
     return f"Off the waitlist: P2P {session.topic}, you have a session this month", body
 
 
+def held_seat(
+    session: Session, coach: Person, reader: Person, cancelled_session: Session, until: datetime
+) -> Text:
+    body = (
+        f"Hello {reader.name},\n\nyour session of {when(cancelled_session.start, cancelled_session.end, reader.tz)} "
+        f"was cancelled at short notice. We are holding a seat for you in the next session "
+        f"of the topic until {short(until, reader.tz)} ({reader.tz}): accept this invitation "
+        f"to keep it, or decline it to pass it on.\n\n{_details(session, coach, reader)}{_SIGNATURE}"
+    )
+    return f"Seat held for you: P2P {session.topic}, {short(session.start, reader.tz)}", body
+
+
+def hold_expired(session: Session, coach: Person, reader: Person) -> Text:
+    body = (
+        f"Hello {reader.name},\n\nthe seat we held for you had no answer in time, so it "
+        f"went back to the session and the invitation is withdrawn.\n\n"
+        f"{_details(session, coach, reader)}{_SIGNATURE}"
+    )
+    return f"Hold ended: P2P {session.topic}, {short(session.start, reader.tz)}", body
+
+
 def refused_quota(session: Session, coach: Person, reader: Person) -> Text:
     body = (
         f"Hello {reader.name},\n\nyou already have your session for this month, so this "

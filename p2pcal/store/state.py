@@ -404,3 +404,13 @@ def attendance(conn: Connection, now: datetime) -> dict[str, Attendance]:
         employee: Attendance(employee, int(count), int(met))
         for employee, count, met in conn.execute(query)
     }
+
+
+def expired_holds(conn: Connection, now: datetime) -> list[str]:
+    """Sessions with a held seat past its time."""
+    query = (
+        select(bookings.c.session_id)
+        .where(bookings.c.state == BookingState.HELD.value, bookings.c.hold_until <= now)
+        .distinct()
+    )
+    return [r.session_id for r in conn.execute(query)]

@@ -475,3 +475,45 @@ def test_a_session_short_of_seats_widens_its_wave(tmp_path: Path) -> None:
     world.now = datetime(2026, 11, 22, 12, tzinfo=UTC)  # inside 48 h
     world.round()
     assert len(world.views()[0].open_invitations) == 6
+
+
+def test_short_notice_cancellation_holds_seats_in_the_next_session(tmp_path: Path) -> None:
+    roster = [Employee(f"e{i}@corp.example", f"E{i}", "Europe/Berlin") for i in range(6)]
+    blocks = {
+        "a.ics": _block("a", "Feedback", datetime(2026, 12, 3, 10, tzinfo=BERLIN), "Room 1"),
+        "b.ics": _block("b", "Feedback", datetime(2026, 12, 10, 10, tzinfo=BERLIN), "Room 1"),
+    }
+    world = _world(tmp_path, roster, Rules(wave=6, hold=timedelta(hours=12)), 2, blocks)
+    _answer(world, "e0@corp.example", 0)
+    _answer(world, "e1@corp.example", 0)
+    assert _state(world, "e0@corp.example", 1) is BookingState.WITHDRAWN  # quota used
+    world.now = datetime(2026, 12, 2, 12, tzinfo=UTC)  # 21 hours before the start
+    del world.calendars.items["cal"]["a.ics"]
+    world.round()
+    (target,) = world.views()
+    assert {b.employee for b in target.seated} == {"e0@corp.example", "e1@corp.example"}
+    assert all(b.state is BookingState.HELD for b in target.seated)
+    assert target.session.state.value == "full"  # capacity 2: both seats held
+    _answer(world, "e0@corp.example", 0)
+    assert _state(world, "e0@corp.example", 0) is BookingState.CONFIRMED
+    world.now += timedelta(hours=13)
+    world.round()
+    assert _state(world, "e1@corp.example", 0) is BookingState.WITHDRAWN
+    after = world.views()[0]
+    assert (
+        after.seats_left == 1 and after.session.state.value == "open"
+    )  # the seat is others' again
+
+
+def test_cancellation_days_ahead_holds_nothing(tmp_path: Path) -> None:
+    roster = [Employee(f"e{i}@corp.example", f"E{i}", "Europe/Berlin") for i in range(4)]
+    blocks = {
+        "a.ics": _block("a", "Feedback", datetime(2026, 12, 3, 10, tzinfo=BERLIN), "Room 1"),
+        "b.ics": _block("b", "Feedback", datetime(2026, 12, 10, 10, tzinfo=BERLIN), "Room 1"),
+    }
+    world = _world(tmp_path, roster, Rules(wave=4), 4, blocks)
+    _answer(world, "e0@corp.example", 0)
+    del world.calendars.items["cal"]["a.ics"]
+    world.round()
+    (target,) = world.views()
+    assert not target.seated
