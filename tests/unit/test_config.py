@@ -189,3 +189,43 @@ def test_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     loaded = config.load(example)
     assert loaded.capacity == 4 and loaded.reminders == (timedelta(hours=24),)
     assert loaded.calendars.name == "dav" and loaded.mail.name == "imip"
+
+
+def test_example_config_carries_the_programme_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import time
+
+    from p2pcal.planner.rules import Mixing
+
+    monkeypatch.setenv("P2PCAL_CALDAV_PASSWORD", "x")
+    monkeypatch.setenv("P2PCAL_MAIL_PASSWORD", "y")
+    loaded = config.load(Path(__file__).resolve().parents[2] / "config.example.toml")
+    rules = loaded.rules
+    assert (rules.wave, rules.per_employee, rules.quota) == (12, 3, 1)
+    assert rules.expiry == timedelta(hours=72) and rules.mixing is Mixing.DEPARTMENTS
+    ann = loaded.employee("ann@corp.example")
+    assert ann is not None and ann.topics == ("giving feedback", "negotiation basics")
+    assert ann.working_hours.start == time(8) and ann.group == "managers"
+    assert loaded.coaches[0].site == "Berlin"
+
+
+def test_wave_defaults_follow_capacity_and_roster(good: Path) -> None:
+    from p2pcal.planner.rules import Mixing
+
+    loaded = config.load(good)
+    assert loaded.rules.wave == 12  # 3 x capacity 4
+    assert loaded.rules.mixing is Mixing.DEPARTMENTS  # the CSV roster has departments
+
+
+def test_bad_working_hours_and_mixing_mode_are_named(good: Path) -> None:
+    error = _broken(
+        good,
+        'timezone = "America/New_York"',
+        'timezone = "America/New_York"\nworking_hours = "17:00-09:00"',
+    )
+    assert (
+        error.key == "roster.employees[0].working_hours" and "end after they start" in error.problem
+    )
+    good.write_text(GOOD + '\n[mixing]\nmode = "teams"\n')
+    with pytest.raises(ConfigError) as caught:
+        config.load(good)
+    assert caught.value.key == "mixing.mode" and "departments" in caught.value.problem
