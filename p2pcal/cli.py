@@ -126,7 +126,13 @@ def sync(ctx: click.Context, once: bool) -> None:
         f"moved {round_.sessions_changed}, cancelled {round_.sessions_cancelled}, "
         f"replies {round_.replies} (ignored {round_.ignored}), reminders {round_.reminders}"
     )
+    problems = []
     if round_.calendar_errors:
+        problems.append(f"{round_.calendar_errors} calendar(s) could not be read")
+    if round_.mail_errors:
+        problems.append("mail could not be read or sent")
+    if problems:
+        click.echo(f"p2pcal: {' and '.join(problems)} (see the warnings above)", err=True)
         sys.exit(1)
 
 

@@ -21,11 +21,15 @@ def run_round(wired: Wired) -> Round:
     try:
         engine.take_responses(round_)
     except TemporaryError as exc:
+        round_.mail_errors += 1
         log.warning("mailbox unavailable, retrying next round: %s", exc)
     except PermanentError as exc:
+        round_.mail_errors += 1
         log.error("mailbox cannot be read: %s", exc)
     engine.tick(round_)
     wired.relay.flush()
+    if wired.relay.unavailable is not None:
+        round_.mail_errors += 1
     if wired.publisher is not None:
         wired.publisher.flush()
     return round_
@@ -54,6 +58,10 @@ class Daemon:
             except PermanentError as exc:
                 log.error("cannot wait for responses: %s", exc)
                 return
+            except Exception:
+                # the main loop polls anyway; a watcher that died would only cost latency
+                log.exception("waiting for responses failed; trying again after a poll interval")
+                self.stopping.wait(self.poll_interval)
 
     def run(self) -> None:
         watcher = threading.Thread(

@@ -5,6 +5,7 @@ commits each plan (new state plus its outbox rows) in one transaction.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,7 +16,8 @@ from sqlalchemy import Engine as Database
 
 from p2pcal import planner, sweeps
 from p2pcal.config import Config
-from p2pcal.errors import InvalidCalendarData, PermanentError, TemporaryError
+from p2pcal.crashpoints import crashpoint
+from p2pcal.errors import InvalidCalendarData, PermanentError, TemporaryError, Unavailable
 from p2pcal.ical.blocks import BlockRules, ItemBlocks, read_blocks
 from p2pcal.model import (
     BlockOccurrence,
@@ -34,7 +36,24 @@ log = logging.getLogger(__name__)
 INBOX_CURSOR = "responses"
 EXPANDED_CURSOR = "expanded-at"
 REEXPAND_EVERY = timedelta(hours=1)
-RESPONSE_BATCH = 200
+RESPONSE_BATCH = 50
+"""Replies fetched (and parsed) at a time; the inbox cursor moves after each batch. Small
+enough that a daemon restarted over a backlog journals its first replies within a second
+(a kill loop with 200 per batch made no progress at all: each life died while parsing)."""
+
+_RECURRENCE = re.compile(r"^(RRULE|RDATE|EXRULE|RECURRENCE-ID)[;:]", re.IGNORECASE | re.MULTILINE)
+
+
+def settled(data: str, found: ItemBlocks) -> bool:
+    """Reading this item again as the horizon moves on can change nothing: one event, no
+    recurrence, its one occurrence already read. A later read yields that occurrence
+    again or, once it is under way, nothing, and a session under way is history."""
+    return (
+        len(found.occurrences) == 1
+        and not found.unreadable_uids
+        and data.upper().count("BEGIN:VEVENT") == 1
+        and _RECURRENCE.search(data) is None
+    )
 
 
 @dataclass
@@ -50,6 +69,8 @@ class Round:
     reminders: int = 0
     invitations: int = 0
     calendar_errors: int = 0
+    mail_errors: int = 0
+    """The mailbox could not be read, or the outbox stopped at an unreachable server."""
 
 
 class Engine:
@@ -79,6 +100,8 @@ class Engine:
             secret=secret,
             rules=config.rules,
         )
+        self._settled: dict[tuple[str, str], str] = {}
+        """Block items (calendar, href) whose text, as given, re-expansion skips."""
 
     def context(self) -> Context:
         return Context(now=self.clock(), policy=self.policy, people=self.people)
@@ -94,14 +117,26 @@ class Engine:
     # -- blocks -------------------------------------------------------------------------
 
     def sync_blocks(self, round_: Round) -> None:
-        for coach in self.config.coaches:
+        coaches = self.config.coaches
+        unreachable = 0  # calendars in a row the server could not be reached for
+        for index, coach in enumerate(coaches):
             try:
                 self._sync_calendar(coach, round_)
+                unreachable = 0
             except TemporaryError as exc:
                 round_.calendar_errors += 1
                 log.warning("calendar of %s unavailable, retrying next round: %s", coach.email, exc)
+                unreachable = unreachable + 1 if isinstance(exc, Unavailable) else 0
+                # One such failure may be that calendar's; two in a row are the server's,
+                # and every calendar left would wait out the timeout on it as well.
+                left = len(coaches) - index - 1
+                if unreachable == 2 and left:
+                    round_.calendar_errors += left
+                    log.warning("calendar server unavailable: %d more calendar(s) wait", left)
+                    break
             except PermanentError as exc:
                 round_.calendar_errors += 1
+                unreachable = 0
                 log.error("calendar of %s cannot be read: %s", coach.email, exc)
         self._reexpand_if_due(round_)
 
@@ -110,6 +145,8 @@ class Engine:
         with self.transaction() as conn:
             previous = journal.cursor(conn, name)
         delta = self.blocks.poll(coach.calendar, previous)
+        if delta.cursor == previous and not (delta.changed or delta.removed or delta.complete):
+            return  # the usual poll, nothing new: spare a write transaction per calendar
         ctx = self.context()
         with self.transaction() as conn:
             known = journal.block_hrefs(conn, coach.calendar)
@@ -222,8 +259,8 @@ class Engine:
             coaches = {c.calendar: c for c in self.config.coaches}
             for calendar, href, data in journal.all_block_items(conn):
                 coach = coaches.get(calendar)
-                if coach is None:
-                    continue
+                if coach is None or self._settled.get((calendar, href)) == data:
+                    continue  # past single blocks pile up: reading them hourly cost most
                 try:
                     found = self._read(coach, data, ctx)
                 except InvalidCalendarData:
@@ -231,6 +268,8 @@ class Engine:
                 self._apply_item(
                     conn, coach, href, found.occurrences, ctx, round_, found.unreadable_uids
                 )
+                if settled(data, found):
+                    self._settled[(calendar, href)] = data
             journal.set_cursor(conn, EXPANDED_CURSOR, ctx.now.isoformat())
 
     # -- responses ----------------------------------------------------------------------
@@ -273,6 +312,7 @@ class Engine:
             self.commit(conn, plan, ctx)
             journal.record(conn, reply, plan.outcome, plan.reason, booking.id, ctx.now)
             sweeps.after_seating(conn, view, plan, ctx, self)
+        crashpoint("after-commit")
         round_.replies += 1
         log.info(
             "reply %s: %s %s session %s -> %s",

@@ -26,6 +26,13 @@ class TemporaryError(P2PError):
         super().__init__(message)
 
 
+class Unavailable(TemporaryError):
+    """The server could not be reached, or the connection broke before it answered
+    (refused, reset, timed out, cut short). Nothing is wrong with the request: the caller
+    stops using that server for this round and tries again in the next, without counting
+    it against the request."""
+
+
 class PermanentError(P2PError):
     """Retrying cannot help (refused recipient, forbidden, malformed request)."""
 
@@ -36,3 +43,40 @@ class Conflict(P2PError):
 
 class InvalidCalendarData(P2PError):
     """iCalendar text that cannot be read; carries what was wrong."""
+
+
+def network_problem(error: BaseException) -> str:
+    """What went wrong on the network, in a few words, from ``error`` and its causes
+    (HTTP and mail libraries wrap the socket's error in several layers of their own).
+
+    >>> network_problem(ConnectionRefusedError(111, "Connection refused"))
+    'connection refused'
+    >>> try:
+    ...     try:
+    ...         raise TimeoutError("timed out")
+    ...     except OSError as exc:
+    ...         raise RuntimeError("Max retries exceeded with url: /") from exc
+    ... except RuntimeError as wrapped:
+    ...     network_problem(wrapped)
+    'timed out'
+    >>> network_problem(ValueError("bad line"))
+    'ValueError: bad line'
+    """
+    found: OSError | None = None
+    pending: list[object] = [error]
+    seen: set[int] = set()
+    while pending and len(seen) < 20:
+        current = pending.pop(0)
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, OSError) and type(current).__module__ == "builtins":
+            found = current  # the innermost socket error says it best
+        pending += [current.__cause__, current.__context__, getattr(current, "reason", None)]
+        pending += list(current.args)
+    if found is None:
+        return f"{type(error).__name__}: {error}"
+    if isinstance(found, TimeoutError):
+        return "timed out"
+    text = found.strerror or str(found) or type(found).__name__
+    return text[:1].lower() + text[1:]

@@ -2,6 +2,12 @@
 
 An outbox row is marked sent only after the connector accepted it; a crash in between
 sends it again with the same Message-ID, UID and SEQUENCE, so it is recognisable.
+
+A server that refuses a message for now backs that message off. A server that cannot be
+reached, or a connection that breaks (:class:`Unavailable`), is nothing against the
+message: the flush stops there and everything waits for the next round, no attempt
+counted. So mail neither gives up during a long outage nor lags behind a short one by
+more than a round once the network is back.
 """
 
 from __future__ import annotations
@@ -14,7 +20,8 @@ from sqlalchemy import Engine, select, update
 
 from p2pcal import actions
 from p2pcal.actions import Deliver, Send
-from p2pcal.errors import PermanentError, TemporaryError
+from p2pcal.crashpoints import crashpoint
+from p2pcal.errors import PermanentError, TemporaryError, Unavailable, network_problem
 from p2pcal.ical.published import build_published, published_uid
 from p2pcal.ledger import SessionView
 from p2pcal.model import SessionState
@@ -53,16 +60,24 @@ class Relay:
         self.mailer = mailer
         self.clock = clock
         self.mail_domain = mail_domain
+        self.unavailable: str | None = None
+        """Why the last flush stopped early, when a server could not be reached."""
 
     def flush(self, limit: int = 500) -> int:
         """Perform due outbox entries in the order they were planned; returns how many went out."""
         with self.db.begin() as conn:
             entries = outbox.due(conn, self.clock(), limit)
         sent = 0
-        for entry in entries:
+        self.unavailable = None
+        for index, entry in enumerate(entries):
             action = actions.from_payload(entry.key, entry.session_id, entry.kind, entry.payload)
             try:
                 self._perform(action)
+            except (Unavailable, OSError) as exc:
+                # OSError: a socket error a connector let through is the same thing
+                problem = str(exc) if isinstance(exc, Unavailable) else network_problem(exc)
+                self._stop(len(entries) - index, problem)
+                break
             except TemporaryError as exc:
                 self._retry(entry, exc.retry_after, str(exc))
                 continue
@@ -71,9 +86,7 @@ class Relay:
                 with self.db.begin() as conn:
                     outbox.mark_failed(conn, entry.id, self.clock(), str(exc))
                 continue
-            except OSError as exc:
-                self._retry(entry, None, f"{type(exc).__name__}: {exc}")
-                continue
+            crashpoint("after-send")
             with self.db.begin() as conn:
                 outbox.mark_sent(conn, entry.id, self.clock())
             sent += 1
@@ -92,6 +105,12 @@ class Relay:
         elif isinstance(action, Send):
             self.mailer.send(action.email)
             log.info("sent email %s for session %s", action.key.split(":")[1], action.session_id)
+
+    def _stop(self, waiting: int, problem: str) -> None:
+        self.unavailable = problem
+        log.warning(
+            "mail server unavailable, %d message(s) wait for the next round: %s", waiting, problem
+        )
 
     def _retry(self, entry: outbox.Entry, retry_after: float | None, error: str) -> None:
         now = self.clock()

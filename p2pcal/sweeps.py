@@ -215,10 +215,14 @@ def waves(engine: Engine) -> int:
             rules,
             ctx.now,
         )
-        for session_id in due:
-            view = state.view(conn, session_id)
+        mixing = rules.mixing is Mixing.DEPARTMENTS
+        for session in due:
+            if not pool.has_candidates(session):
+                continue  # most rounds, for most sessions: spare the queries
+            view = state.view(conn, session.id)
             assert view is not None
-            met = state.met_with(conn, [b.employee for b in view.confirmed])
+            confirmed = [b.employee for b in view.confirmed]
+            met = state.met_with(conn, confirmed) if mixing else frozenset()
             plan = plan_wave(view, pool, met, ctx)
             if plan.bookings:
                 engine.commit(conn, plan, ctx)

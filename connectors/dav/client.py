@@ -22,7 +22,7 @@ from caldav.lib.error import DAVError, parse_retry_after
 from caldav.lib.http_sync import requests as http
 
 from connectors.dav.multistatus import MalformedBody, Multistatus, parse_multistatus
-from p2pcal.errors import P2PError, PermanentError, TemporaryError
+from p2pcal.errors import P2PError, PermanentError, TemporaryError, Unavailable, network_problem
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +153,22 @@ class DavHttp:
         self, method: str, url: str, body: bytes, headers: dict[str, str]
     ) -> http.Response:
         try:
+            return self._attempt(method, url, body, headers)
+        except _Broken as broken:
+            # Refused, reset, closed or cut short. Every request here may be sent twice
+            # (reads, a PUT of the same body, DELETE, MKCALENDAR), so one more try at once,
+            # as the next round would make, only sooner. Timeouts are not tried again: the
+            # second try would wait as long.
+            log.debug("dav: %s %s failed (%s); once more", method, shown(url), broken)
+        try:
+            return self._attempt(method, url, body, headers)
+        except _Broken as again:
+            raise Unavailable(f"dav: {method} {shown(url)} failed: {again}") from None
+
+    def _attempt(
+        self, method: str, url: str, body: bytes, headers: dict[str, str]
+    ) -> http.Response:
+        try:
             return self._dav.session.request(
                 method,
                 url,
@@ -170,11 +186,11 @@ class DavHttp:
         except http.exceptions.SSLError as exc:
             raise PermanentError(f"dav: TLS verification failed for {shown(url)}: {exc}") from None
         except http.exceptions.Timeout:
-            raise TemporaryError(
+            raise Unavailable(
                 f"dav: {method} {shown(url)} timed out after {self._timeout:g} s"
             ) from None
         except http.exceptions.RequestException as exc:
-            raise TemporaryError(f"dav: {method} {shown(url)} failed: {exc}") from None
+            raise _Broken(network_problem(exc)) from None
 
     def _negotiated(self, response: http.Response) -> bool:
         """Pick the scheme the server asks for on its first 401; True when worth a retry."""
@@ -188,6 +204,10 @@ class DavHttp:
         except DAVError:
             return False
         return self._dav.auth is not None
+
+
+class _Broken(Exception):
+    """The connection was refused, reset, closed or cut short: the socket's complaint."""
 
 
 def auth_failed(reply: Reply) -> PermanentError:

@@ -6,6 +6,7 @@ fetch. Mail is only read, never flagged or moved: the cursor alone says what was
 
 from __future__ import annotations
 
+import imaplib
 import logging
 import ssl
 import threading
@@ -16,7 +17,7 @@ from datetime import datetime
 from connectors.imip.imap import IMAP_ERRORS, FetchedMessage, FolderState, ImapSession
 from connectors.imip.mime import MessageReading, read_message, sender_of
 from connectors.imip.options import ImipSettings
-from p2pcal.errors import TemporaryError
+from p2pcal.errors import TemporaryError, Unavailable, network_problem
 from p2pcal.model import InboundReply, ResponseBatch
 
 log = logging.getLogger(__name__)
@@ -51,17 +52,20 @@ class Inbox:
             raise ValueError("limit must be at least 1")
         with self._read_lock:
             try:
-                if self._reader is None:
-                    self._reader = self._open()
-                    state = self._reader.state
-                else:
-                    state = self._reader.reselect()
-                last = self._start_after(cursor, state)
-                uids = self._reader.new_uids(last)[:limit]
-                messages = self._reader.fetch(uids, self._settings.max_message_bytes)
+                state, last, uids, messages = self._read(cursor, limit)
             except IMAP_ERRORS as error:
                 self._close_reader()
-                raise TemporaryError(f"{self._where()}: {type(error).__name__}: {error}") from None
+                if not _broken(error):
+                    raise self._failure(error) from None
+                # Reset, closed or cut short: one more try at once on a new connection, as
+                # the next round would make, only sooner (reading is harmless to repeat).
+                # Not after a timeout: the second try would wait it out as well.
+                log.debug("%s: %s; once more", self._where(), network_problem(error))
+                try:
+                    state, last, uids, messages = self._read(cursor, limit)
+                except IMAP_ERRORS as again:
+                    self._close_reader()
+                    raise self._failure(again) from None
         replies = tuple(self._reply(state.uidvalidity, message) for message in messages)
         last = max(uids, default=last)
         if len(uids) < limit and state.uidnext is not None:
@@ -70,6 +74,19 @@ class Inbox:
         else:
             self._seen = (state.uidvalidity, last)
         return ResponseBatch(replies, f"{state.uidvalidity}:{last}")
+
+    def _read(
+        self, cursor: str | None, limit: int
+    ) -> tuple[FolderState, int, list[int], list[FetchedMessage]]:
+        """The folder's state, the UID read after, the new UIDs and their messages."""
+        if self._reader is None:
+            self._reader = self._open()
+            state = self._reader.state
+        else:
+            state = self._reader.reselect()
+        last = self._start_after(cursor, state)
+        uids = self._reader.new_uids(last)[:limit]
+        return state, last, uids, self._reader.fetch(uids, self._settings.max_message_bytes)
 
     def wait(self, timeout: float) -> bool:
         """Block until new mail may have come (True) or ``timeout`` seconds pass (False)."""
@@ -102,7 +119,7 @@ class Inbox:
                         return False
             except IMAP_ERRORS as error:
                 self._close_watcher(logout=False)
-                raise TemporaryError(f"{self._where()}: {type(error).__name__}: {error}") from None
+                raise self._failure(error) from None
 
     def close(self) -> None:
         with self._read_lock:
@@ -157,36 +174,57 @@ class Inbox:
         return validity != state.uidvalidity or state.uidnext - 1 > uid
 
     def _reply(self, uidvalidity: int, message: FetchedMessage) -> InboundReply:
-        limit = self._settings.max_message_bytes
-        if message.body is None:
-            reading = MessageReading(
-                sender_of(message.from_header),
-                None,
-                f"too large: {message.size} bytes (max_message_bytes is {limit})",
-            )
-        else:
-            reading = read_message(message.body, self._settings.authserv_id)
         received_at = message.internal_date
         if received_at is None:
             log.warning("%s gave no INTERNALDATE for UID %s", self._where(), message.uid)
             received_at = self._clock()
-        itip = reading.itip
-        return InboundReply(
-            source_id=f"{uidvalidity}:{message.uid}",
-            received_at=received_at,
-            order=message.uid,
-            sender=reading.sender,
-            method=itip.method if itip else None,
-            uid=itip.uid if itip else None,
-            attendees=itip.attendees if itip else (),
-            partstat=itip.partstat if itip else None,
-            sequence=itip.sequence if itip else 0,
-            proposed_start=itip.proposed_start if itip else None,
-            proposed_end=itip.proposed_end if itip else None,
-            comment=itip.comment if itip else "",
-            problem=reading.problem,
-        )
+        return inbound_reply(uidvalidity, message, received_at, self._settings)
+
+    def _failure(self, error: BaseException) -> TemporaryError:
+        """A broken or unreachable connection (``abort`` is imaplib's word for one) is
+        :class:`Unavailable`; a refusal by the server stays a :class:`TemporaryError`."""
+        if isinstance(error, OSError | imaplib.IMAP4.abort):
+            return Unavailable(f"{self._where()}: {network_problem(error)}")
+        return TemporaryError(f"{self._where()}: {type(error).__name__}: {error}")
 
     def _where(self) -> str:
         imap = self._settings.imap
         return f"IMAP {imap.host}:{imap.port}/{self._settings.imap_folder}"
+
+
+def inbound_reply(
+    uidvalidity: int, message: FetchedMessage, received_at: datetime, settings: ImipSettings
+) -> InboundReply:
+    """What one fetched message says, not yet judged; ``received_at`` is its INTERNALDATE
+    (or the caller's stand-in). Never raises: anyone can put anything in the mailbox."""
+    limit = settings.max_message_bytes
+    if message.body is None:
+        reading = MessageReading(
+            sender_of(message.from_header),
+            None,
+            f"too large: {message.size} bytes (max_message_bytes is {limit})",
+        )
+    else:
+        reading = read_message(message.body, settings.authserv_id)
+    itip = reading.itip
+    return InboundReply(
+        source_id=f"{uidvalidity}:{message.uid}",
+        received_at=received_at,
+        order=message.uid,
+        sender=reading.sender,
+        method=itip.method if itip else None,
+        uid=itip.uid if itip else None,
+        attendees=itip.attendees if itip else (),
+        partstat=itip.partstat if itip else None,
+        sequence=itip.sequence if itip else 0,
+        proposed_start=itip.proposed_start if itip else None,
+        proposed_end=itip.proposed_end if itip else None,
+        comment=itip.comment if itip else "",
+        problem=reading.problem,
+    )
+
+
+def _broken(error: BaseException) -> bool:
+    """A connection that broke (``abort`` is imaplib's word for it) rather than one that
+    timed out or a server that said no."""
+    return isinstance(error, OSError | imaplib.IMAP4.abort) and not isinstance(error, TimeoutError)

@@ -15,6 +15,7 @@ from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage, Message
 from email.utils import format_datetime, getaddresses
+from typing import Any
 
 from connectors.imip.authentication import sender_failed_authentication
 from p2pcal.errors import InvalidCalendarData
@@ -25,8 +26,11 @@ from p2pcal.model import Email, Invitation, ITipMethod, Person
 POLICY = email.policy.default.clone(cte_type="7bit")
 MAX_PARTS = 50
 MAX_DEPTH = 10
+MAX_PARAMETERS = 64
+"""Parameters in one Content-Type or Content-Disposition header (real ones have a few)."""
 _CALENDAR_TYPES = frozenset({"text/calendar", "application/ics"})
 _SPACE = re.compile(r"[\s\x00-\x1f\x7f]+")
+_USABLE_ADDRESS = re.compile(r"[^\s\x00-\x1f\x7f@]+@[^\s\x00-\x1f\x7f@]+")
 _SUBJECT_PREFIX = {
     ITipMethod.CANCEL: "Cancelled",
     ITipMethod.DECLINECOUNTER: "Counter-proposal declined",
@@ -88,13 +92,28 @@ def _envelope(
 
 def _address(person: Person) -> Address:
     try:
-        return Address(display_name=_one_line(person.name), addr_spec=person.email)
+        named = Address(display_name=_one_line(person.name), addr_spec=person.email)
+        bare = Address(addr_spec=person.email)
     except Exception as error:  # the header parser raises its own defect classes
         raise ValueError(f"not a usable email address: {person.email!r}") from error
+    # Python folds a display name too long for one line without its quotes, and then
+    # "x;y:bob@corp.example..." reads back as other addresses: such a name is left out.
+    return named if _reads_back(named) else bare
+
+
+def _reads_back(address: Address) -> bool:
+    probe = EmailMessage(policy=POLICY)
+    probe["To"] = address
+    parsed = email.message_from_bytes(probe.as_bytes(), policy=email.policy.default)
+    found = getattr(parsed["To"], "addresses", ())
+    return list(parsed.keys()) == ["To"] and [a.addr_spec for a in found] == [address.addr_spec]
 
 
 def _one_line(text: str) -> str:
-    return _SPACE.sub(" ", text).strip()
+    # The default policy reads "=?utf-8?q?=0D=0A?=" in a value it is given as an RFC 2047
+    # encoded word, and Python before 3.11.10 writes the CRLF it decodes as it is: a topic
+    # or a name could add a header (CVE-2024-6923). A word joiner keeps the text readable.
+    return _SPACE.sub(" ", text).strip().replace("=?", "=\u2060?")
 
 
 # --- reading -----------------------------------------------------------------------------
@@ -112,8 +131,14 @@ class MessageReading:
 
 
 def sender_of(header_bytes: bytes) -> str:
-    """The lower-case From address of a header block, ``""`` when there is not exactly one."""
-    return _sender(_parse(header_bytes))
+    """The lower-case From address of a header block, ``""`` when there is not exactly one
+    usable one. Never raises."""
+    try:
+        return _sender(_parse(header_bytes))
+    # The stdlib's address parser recurses once per "(" of a comment: a From of a thousand
+    # of them ends in RecursionError, and a header must not stop the reading of the inbox.
+    except Exception:
+        return ""
 
 
 def read_message(raw: bytes, authserv_id: str | None = None) -> MessageReading:
@@ -143,15 +168,39 @@ class _MimeLimit(Exception):
     """The message goes beyond what we are willing to walk through."""
 
 
+class _BoundedMessage(Message):
+    """A compat32 message that refuses to read an absurd list of header parameters.
+
+    The stdlib reads ``a=1; b=2`` in time quadratic in the number of ``;`` (its
+    ``_parseparam`` copies the rest of the header at each one, and counts quotes from the
+    start at each one): 80,000 of them after a quote took 12 s, a 1 MB header would take
+    half an hour. Every parameter lookup, the parser's own boundary lookup included,
+    passes through :meth:`get_param`.
+    """
+
+    def get_param(
+        self, param: str, failobj: Any = None, header: str = "content-type", unquote: bool = True
+    ) -> Any:
+        value = self.get(header)
+        if value is not None and str(value).count(";") > MAX_PARAMETERS:
+            raise _MimeLimit(f"a {header} header with more than {MAX_PARAMETERS} parameters")
+        return super().get_param(param, failobj, header, unquote)
+
+
 def _parse(raw: bytes) -> Message:
     # compat32 keeps headers as raw strings: nothing is interpreted until we ask.
-    return email.message_from_bytes(raw, policy=email.policy.compat32)
+    return email.message_from_bytes(raw, _class=_BoundedMessage, policy=email.policy.compat32)
 
 
 def _sender(message: Message) -> str:
     values = [str(v) for v in message.get_all("From", [])]
     addresses = [address for _, address in getaddresses(values) if "@" in address]
-    return addresses[0].strip().lower() if len(addresses) == 1 else ""
+    if len(addresses) != 1:
+        return ""
+    address = addresses[0].strip().lower()
+    # The sender is compared, logged and journalled: a NUL (which PostgreSQL refuses) or a
+    # line end (which forges log lines) makes it no address at all.
+    return address if _USABLE_ADDRESS.fullmatch(address) else ""
 
 
 def _calendar(message: Message) -> tuple[ParsedITip | None, str | None]:
@@ -163,9 +212,13 @@ def _calendar(message: Message) -> tuple[ParsedITip | None, str | None]:
         except InvalidCalendarData as error:
             unreadable.append(str(error))
             continue
-        # Gmail sends the same calendar twice (inline and invite.ics): one reply, not two.
-        if itip not in found:
+        # Gmail sends the same calendar twice (inline and invite.ics): one reply, not two,
+        # even when only one copy's Content-Type names the method.
+        same = next((i for i, seen in enumerate(found) if _agree(seen, itip)), None)
+        if same is None:
             found.append(itip)
+        elif found[same].method is None:
+            found[same] = itip
     if len(found) > 1:
         return None, "several different calendars in one message"
     if found:
@@ -175,6 +228,13 @@ def _calendar(message: Message) -> tuple[ParsedITip | None, str | None]:
     if unreadable:
         return None, f"unreadable calendar: {unreadable[0]}"
     return None, "no calendar in message"
+
+
+def _agree(first: ParsedITip, second: ParsedITip) -> bool:
+    """Whether two parts hold the same calendar (one may lack the method the other has)."""
+    if first.method is None or second.method is None:
+        return replace(first, method=None) == replace(second, method=None)
+    return first == second
 
 
 def _calendar_parts(message: Message) -> Iterator[Message]:
@@ -229,5 +289,7 @@ def _decode(payload: bytes, charset: str | None) -> str | bytes:
         return payload  # parse_itip reads UTF-8 and replaces what is not
     try:
         return payload.decode(charset, errors="replace")
-    except LookupError:
+    # LookupError: no such codec, or no text codec (base64); UnicodeError: a codec that
+    # cannot replace what it cannot read (idna). Either way the label is worth nothing.
+    except (LookupError, UnicodeError):
         return payload

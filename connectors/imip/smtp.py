@@ -10,7 +10,7 @@ import threading
 from email.message import EmailMessage
 
 from connectors.imip.options import Endpoint, Security
-from p2pcal.errors import PermanentError, TemporaryError
+from p2pcal.errors import PermanentError, TemporaryError, Unavailable, network_problem
 
 log = logging.getLogger(__name__)
 
@@ -39,23 +39,25 @@ class SmtpSender:
         """Send ``message`` to ``recipient`` alone, with ``sender`` as the envelope sender.
 
         Raises :class:`PermanentError` when the server refuses the recipient or the message
-        for good, :class:`TemporaryError` for everything worth another try.
+        for good, :class:`TemporaryError` for everything worth another try, and of those
+        :class:`Unavailable` when the server could not be reached or the connection broke.
         """
         with self._lock:
-            reused = self._client is not None
             try:
                 self._transmit(message, sender, recipient)
-            except smtplib.SMTPServerDisconnected:
-                self._drop()
-                if not reused:
-                    raise TemporaryError(f"{self._where()}: connection closed") from None
-                # Servers close connections that sat idle; the message was not taken yet.
-                log.debug("%s closed the idle connection; reconnecting", self._where())
-                try:
-                    self._transmit(message, sender, recipient)
-                except smtplib.SMTPServerDisconnected:
-                    self._drop()
-                    raise TemporaryError(f"{self._where()}: connection closed") from None
+                return
+            except _Broken as broken:
+                if broken.timed_out:
+                    raise Unavailable(f"{self._where()}: {broken.problem}") from None
+                # Reset, closed (servers close connections that sat idle) or cut short: one
+                # more try on a new connection, as the next round would make, only sooner.
+                # Not after a timeout: that try would wait as long. If the server had taken
+                # the message, it gets it twice, with the same Message-ID.
+                log.debug("%s: %s; once more", self._where(), broken.problem)
+            try:
+                self._transmit(message, sender, recipient)
+            except _Broken as again:
+                raise Unavailable(f"{self._where()}: {again.problem}") from None
 
     def close(self) -> None:
         with self._lock:
@@ -68,14 +70,24 @@ class SmtpSender:
         try:
             client = self._connected()
             client.send_message(message, from_addr=sender, to_addrs=[recipient])
-        except smtplib.SMTPServerDisconnected:
-            raise
+        except smtplib.SMTPServerDisconnected as error:
+            self._drop()
+            # smtplib reports timeouts and resets as disconnections; the socket error tells
+            cause = error.__cause__ or error.__context__
+            if cause is None:
+                raise _Broken("connection closed") from None
+            raise _Broken(network_problem(cause), isinstance(cause, TimeoutError)) from None
         except smtplib.SMTPRecipientsRefused as error:
-            # The connection stays usable: smtplib reset the transaction.
             code, reply = next(iter(error.recipients.values()), (0, b""))
+            if _cut_short(code):
+                self._drop()
+                raise _Broken("reply to RCPT cut short") from None
+            # The connection stays usable: smtplib reset the transaction.
             raise _refusal(code, f"{self._where()} refused the recipient: {_text(reply)}") from None
         except smtplib.SMTPDataError as error:
             self._drop()
+            if _cut_short(error.smtp_code):
+                raise _Broken("reply to DATA cut short") from None
             raise _refusal(
                 error.smtp_code, f"{self._where()} refused the message: {_text(error.smtp_error)}"
             ) from None
@@ -83,13 +95,18 @@ class SmtpSender:
             self._drop()
             raise PermanentError(f"{self._where()}: {error}") from None
         except smtplib.SMTPResponseException as error:
+            self._drop()
+            if _cut_short(error.smtp_code):
+                raise _Broken("reply cut short") from None
             # Sender refused, login refused, no service: every message would fail the same
             # way until the server or the configuration is fixed, so keep them for later.
-            self._drop()
             raise TemporaryError(
                 f"{self._where()}: {error.smtp_code} {_text(error.smtp_error)}"
             ) from None
-        except (smtplib.SMTPException, OSError) as error:
+        except OSError as error:
+            self._drop()
+            raise _Broken(network_problem(error), isinstance(error, TimeoutError)) from None
+        except smtplib.SMTPException as error:
             self._drop()
             raise TemporaryError(f"{self._where()}: {type(error).__name__}: {error}") from None
 
@@ -126,6 +143,25 @@ class SmtpSender:
 
     def _where(self) -> str:
         return f"SMTP {self._endpoint.host}:{self._endpoint.port}"
+
+
+class _Broken(Exception):
+    """The connection broke under a message: refused, reset, closed, timed out, cut short."""
+
+    def __init__(self, problem: str, timed_out: bool = False) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.timed_out = timed_out
+
+
+def _cut_short(code: int) -> bool:
+    """A reply code no server sends: smtplib read the first digits of a reply whose
+    connection then closed (``25`` of ``250``), or no digits at all (-1).
+
+    >>> _cut_short(25), _cut_short(-1), _cut_short(250), _cut_short(451)
+    (True, True, False, False)
+    """
+    return not 200 <= code <= 599
 
 
 def _refusal(code: int, message: str) -> PermanentError | TemporaryError:

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from icalendar import Calendar, Component, Event, vCalAddress, vText, vUnknown, vUri
 
 from p2pcal.errors import InvalidCalendarData
+from p2pcal.ical.zones import iana_zone
 from p2pcal.model import Invitation, ITipMethod, PartStat, Person
 
 PRODID = "-//p2pcal//p2pcal//EN"
@@ -38,6 +39,10 @@ _RESERVED = frozenset(
         "SUMMARY", "DESCRIPTION", "LOCATION", "TRANSP", "BEGIN", "END",
     }
 )  # fmt: skip
+_ANY_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_DATE_TIME = re.compile(r"(\d{8}T\d{6})(Z?)", re.IGNORECASE)
+_EARLIEST = datetime.min.replace(tzinfo=UTC) + timedelta(days=2)
+_LATEST = datetime.max.replace(tzinfo=UTC) - timedelta(days=2)
 # Enough zone transitions for every client to place the event, without the 70 years
 # icalendar writes by default.
 _TIMEZONE_MARGIN = timedelta(days=366)
@@ -171,6 +176,14 @@ def parse_itip(data: str | bytes, max_size: int = MAX_CALENDAR_BYTES) -> ParsedI
     uid = _first_text(event, "UID").strip()
     if not uid:
         raise InvalidCalendarData("VEVENT without UID")
+    # Our UIDs never hold one; the UID is looked up, logged and journalled (PostgreSQL
+    # refuses a NUL in text).
+    if _ANY_CONTROL.search(uid):
+        raise InvalidCalendarData("UID with control characters")
+    # icalendar drops a line it cannot read: a REPLY naming a second attendee on such a
+    # line would otherwise pass for one naming a single attendee.
+    if any("ATTENDEE" in f"{name} {message}".upper() for name, message in event.errors):
+        raise InvalidCalendarData("an ATTENDEE line that cannot be read")
     attendees, partstats = _attendees(event)
     start = end = None
     if method is ITipMethod.COUNTER:
@@ -270,23 +283,54 @@ def _sequence(event: Component) -> int:
 
 
 def _proposed_times(event: Component) -> tuple[datetime | None, datetime | None]:
-    start = _decoded(event, "DTSTART")
-    end = _decoded(event, "DTEND")
-    if isinstance(start, datetime) and end is None:
+    start = _instant(event, "DTSTART")
+    end = _instant(event, "DTEND")
+    if start is not None and "DTEND" not in event:
         duration = _decoded(event, "DURATION")
         if isinstance(duration, timedelta):
-            end = start + duration
-    return _utc(start), _utc(end)
+            try:
+                end = _showable(start + duration)
+            except OverflowError:
+                end = None
+    return start, end
 
 
-def _utc(value: object) -> datetime | None:
-    # A floating time or a date says nothing about the instant the attendee meant.
-    if isinstance(value, datetime) and value.tzinfo is not None:
-        try:
-            return value.astimezone(UTC)
-        except (OverflowError, ValueError):
+def _instant(event: Component, name: str) -> datetime | None:
+    """A DATE-TIME property as an instant in UTC, ``None`` when it names none.
+
+    A floating time or a date says nothing about the instant the attendee meant. Neither
+    does a TZID that only its VTIMEZONE defines, and that one is never built: icalendar
+    expands every transition of its rules, and rules repeating each minute since 1900 kept
+    one COUNTER (and the engine reading it) busy for hours.
+    """
+    values = _values(event, name)
+    if len(values) != 1:
+        return None
+    try:
+        tzid = values[0].params.get("TZID")
+        match = _DATE_TIME.fullmatch(values[0].to_ical().decode().strip())
+        if match is None:
             return None
-    return None
+        value = datetime.strptime(match[1], "%Y%m%dT%H%M%S")
+    # a broken value fails here, with any error type
+    except Exception:
+        return None
+    if match[2]:
+        value = value.replace(tzinfo=UTC)
+    elif tzid is not None and (zone := iana_zone(str(tzid))) is not None:
+        value = value.replace(tzinfo=zone)
+    else:
+        return None
+    try:
+        return _showable(value.astimezone(UTC))
+    except (OverflowError, ValueError):
+        return None
+
+
+def _showable(instant: datetime) -> datetime | None:
+    """``instant`` when every zone can show it (the answer names it in the employee's
+    zone), else ``None``: the first and last day of the calendar cannot be shown in all."""
+    return instant if _EARLIEST <= instant <= _LATEST else None
 
 
 def _decoded(component: Component, name: str) -> datetime | date | timedelta | None:

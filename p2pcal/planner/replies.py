@@ -121,6 +121,9 @@ def _decline(view: SessionView, employee: str, ctx: Context, standing: Standing)
     if outcome is not Outcome.RELEASED:
         plan.keep(after, view)
         return plan
+    # a new revision even when nobody moves up: the roster's key (and the published
+    # seats left) follow it, and an unchanged key would drop this roster as a repeat
+    after = after.with_session(touch(after.session))
     after, news = promote_waitlist(after, plan, ctx, standing)
     news = f"{ctx.people.person(employee).name} declined; " + (news or "the seat is free.")
     plan.actions.append(_roster(after, ctx, news))

@@ -23,14 +23,24 @@ its wave.
 from __future__ import annotations
 
 import hashlib
+import heapq
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from p2pcal.ledger import SessionView
 from p2pcal.messages import texts
-from p2pcal.model import Booking, BookingState, Employee, ITipMethod, Session, SessionState
+from p2pcal.model import (
+    Booking,
+    BookingState,
+    Employee,
+    ITipMethod,
+    Session,
+    SessionState,
+    WorkingHours,
+)
 from p2pcal.planner.context import Context, Plan, invite_uid, itip, mail
 from p2pcal.planner.rules import Mixing, Rules
 
@@ -78,8 +88,30 @@ class History:
         )
 
 
+@lru_cache(maxsize=1 << 16)
 def tiebreak(seed: int, email: str) -> bytes:
     return hashlib.sha256(f"{seed}\n{email}".encode()).digest()[:8]
+
+
+Placement = tuple[str, str, WorkingHours]
+"""Where someone can sit: site, time zone and working hours (step 1's fixed part)."""
+
+Bucket = dict[str, None]
+"""Employees in the base order (a dict: ordered, with O(1) removal)."""
+
+
+def placed(placement: Placement, session: Session) -> bool:
+    """The session's site for an in-person session; for a virtual one, the whole slot
+    inside the working hours in the employee's own zone."""
+    site, tz, hours = placement
+    if session.virtual:
+        return _within(hours, tz, session.start, session.end)
+    return not (session.site and site and site != session.site)
+
+
+@lru_cache(maxsize=1 << 16)
+def _within(hours: WorkingHours, tz: str, start: datetime, end: datetime) -> bool:
+    return hours.contains(start, end, tz)
 
 
 class Pool:
@@ -87,6 +119,12 @@ class Pool:
 
     Built once per engine round; :meth:`note` keeps it current as plans are made, so the
     K limit and the quota hold across the sessions planned in one round.
+
+    Most employees hold K open invitations at any time, and an in-person session can
+    seat only one site: so the employees who may still be invited are also kept in
+    buckets by placement and, per month, by quota left. A session walks only the
+    buckets it can draw from, merged back into the base order: the same candidates,
+    in the same order, as a walk over everyone.
     """
 
     def __init__(
@@ -101,22 +139,30 @@ class Pool:
         self.employees = {e.email: e for e in employees}
         self.histories = {email: histories.get(email) or History() for email in self.employees}
         since = now - rules.lookback
-        self.order = sorted(
-            self.employees,
-            key=lambda email: (
-                self.histories[email].recent(since),
-                self.histories[email].last_start(now),
-                tiebreak(rules.seed, email),
-            ),
-        )
         self.tier = {
-            email: (self.histories[email].recent(since), self.histories[email].last_start(now))
-            for email in self.employees
+            email: (history.recent(since), history.last_start(now))
+            for email, history in self.histories.items()
         }
+        self.order = sorted(
+            self.employees, key=lambda email: (*self.tier[email], tiebreak(rules.seed, email))
+        )
+        self.rank = {email: n for n, email in enumerate(self.order)}
         self.by_topic: dict[str, list[str]] = {}
+        self.placement: dict[str, Placement] = {}
+        self.free: dict[Placement, Bucket] = {}
+        """Employees below K, by placement."""
         for email in self.order:
-            for topic in self.employees[email].topics:
+            employee = self.employees[email]
+            for topic in employee.topics:
                 self.by_topic.setdefault(topic, []).append(email)
+            placement = (employee.site, employee.tz, employee.working_hours)
+            self.placement[email] = placement
+            if self.histories[email].open_invitations < rules.per_employee:
+                self.free.setdefault(placement, {})[email] = None
+        self.free_in_month: dict[str, dict[Placement, Bucket]] = {}
+        """Per month, the free employees with quota left in it (made when first asked)."""
+        self.placements = list(dict.fromkeys(self.placement.values()))
+        self._placed: dict[tuple[object, ...], list[Placement]] = {}
 
     def eligible(self, employee: Employee, session: Session, month: str) -> bool:
         history = self.histories[employee.email]
@@ -129,16 +175,46 @@ class Pool:
             return False
         if history.overlaps(session):
             return False
-        if session.virtual:
-            return employee.working_hours.contains(session.start, session.end, employee.tz)
-        return not (session.site and employee.site and employee.site != session.site)
+        return placed(self.placement[employee.email], session)
+
+    def _in_month(self, month: str) -> dict[Placement, Bucket]:
+        buckets = self.free_in_month.get(month)
+        if buckets is None:
+            buckets = {}
+            for placement, bucket in self.free.items():
+                left = {
+                    email: None
+                    for email in bucket
+                    if self.histories[email].in_month(month)
+                    < self.rules.quota_for(self.employees[email].group)
+                }
+                if left:
+                    buckets[placement] = left
+            self.free_in_month[month] = buckets
+        return buckets
 
     def candidates(self, session: Session, exclude: set[str], met: frozenset[str]) -> Iterator[str]:
-        """Eligible employees in the full invitation order (steps 1-6)."""
+        """Eligible employees in the full invitation order (steps 1-6).
+
+        Do not resume the iterator after :meth:`note`: it walks the buckets note changes.
+        """
         month = month_of(session)
-        wanted = self.by_topic.get(session.topic.lower(), [])
+        free = self._in_month(month)
+        buckets = {p: free[p] for p in self._placements_for(session) if free.get(p)}
+        if not buckets:
+            return
+        wanted = [
+            email
+            for email in self.by_topic.get(session.topic.lower(), ())
+            if email in buckets.get(self.placement[email], ())
+        ]
+        everyone: Iterable[str] = (
+            next(iter(buckets.values()))
+            if len(buckets) == 1
+            else heapq.merge(*buckets.values(), key=self.rank.__getitem__)
+        )
         seen: set[str] = set()
-        for group in (wanted, self.order):
+        for group in (wanted, everyone):
             deferred: list[str] = []
             tier = None
             for email in group:
@@ -157,6 +233,18 @@ class Pool:
                     yield email
             yield from deferred
 
+    def _placements_for(self, session: Session) -> list[Placement]:
+        key = (session.start, session.end) if session.virtual else (session.site,)
+        found = self._placed.get(key)
+        if found is None:
+            found = [p for p in self.placements if placed(p, session)]
+            self._placed[key] = found
+        return found
+
+    def has_candidates(self, session: Session) -> bool:
+        """Someone may be invited to the session (before looking at its bookings)."""
+        return next(self.candidates(session, set(), frozenset()), None) is not None
+
     def note(self, plan: Plan) -> None:
         """Count a plan's new invitations, so the K limit holds across the sessions
         planned in one round (withdrawals happen before the waves, seats in replies)."""
@@ -168,6 +256,15 @@ class Pool:
                 and booking.revision == 0
             ):
                 history.open_invitations += 1
+                if history.open_invitations >= self.rules.per_employee:
+                    self._drop(booking.employee)
+
+    def _drop(self, email: str) -> None:
+        placement = self.placement[email]
+        for buckets in (self.free, *self.free_in_month.values()):
+            bucket = buckets.get(placement)
+            if bucket is not None:
+                bucket.pop(email, None)
 
 
 def widened(session: Session, rules: Rules, now: datetime) -> bool:

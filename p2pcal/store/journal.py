@@ -5,14 +5,19 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from p2pcal.model import InboundReply
 from p2pcal.store.schema import block_items, cursors, responses
 
+# built once: run for every reply, and building costs SQLAlchemy more than running
+_SEEN = select(responses.c.id).where(responses.c.source_id == bindparam("source_id"))
+_CURSOR = select(cursors.c.value).where(cursors.c.name == bindparam("cursor_name"))
+_SET_CURSOR = update(cursors).where(cursors.c.name == bindparam("cursor_name"))
+
 
 def cursor(conn: Connection, name: str) -> str | None:
-    row = conn.execute(select(cursors.c.value).where(cursors.c.name == name)).first()
+    row = conn.execute(_CURSOR, {"cursor_name": name}).first()
     return row.value if row else None
 
 
@@ -20,9 +25,9 @@ def set_cursor(conn: Connection, name: str, value: str | None) -> None:
     if value is None:
         conn.execute(delete(cursors).where(cursors.c.name == name))
         return
-    result = conn.execute(update(cursors).where(cursors.c.name == name).values(value=value))
+    result = conn.execute(_SET_CURSOR, {"cursor_name": name, "value": value})
     if not result.rowcount:
-        conn.execute(insert(cursors).values(name=name, value=value))
+        conn.execute(insert(cursors), {"name": name, "value": value})
 
 
 def secret(conn: Connection) -> bytes:
@@ -35,8 +40,7 @@ def secret(conn: Connection) -> bytes:
 
 
 def seen(conn: Connection, source_id: str) -> bool:
-    query = select(responses.c.id).where(responses.c.source_id == source_id)
-    return conn.execute(query).first() is not None
+    return conn.execute(_SEEN, {"source_id": source_id}).first() is not None
 
 
 def record(
@@ -48,18 +52,19 @@ def record(
     now: datetime,
 ) -> None:
     conn.execute(
-        insert(responses).values(
-            source_id=reply.source_id,
-            received_at=reply.received_at,
-            sender=reply.sender[:320],
-            method=reply.method.value if reply.method else None,
-            uid=(reply.uid or "")[:255] or None,
-            partstat=reply.partstat.value if reply.partstat else None,
-            booking_id=booking_id,
-            outcome=outcome,
-            reason=reason[:1000],
-            processed_at=now,
-        )
+        insert(responses),
+        {
+            "source_id": reply.source_id,
+            "received_at": reply.received_at,
+            "sender": reply.sender[:320],
+            "method": reply.method.value if reply.method else None,
+            "uid": (reply.uid or "")[:255] or None,
+            "partstat": reply.partstat.value if reply.partstat else None,
+            "booking_id": booking_id,
+            "outcome": outcome,
+            "reason": reason[:1000],
+            "processed_at": now,
+        },
     )
 
 

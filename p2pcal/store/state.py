@@ -7,7 +7,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Select, and_, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from p2pcal import actions
 from p2pcal.ledger import SessionView
@@ -22,8 +33,15 @@ SEATED = (BookingState.CONFIRMED.value, BookingState.HELD.value)
 OPEN_INVITATION = (BookingState.INVITED.value, BookingState.TENTATIVE.value)
 
 
+# The statements run for every reply are built once, with bound parameters: building a
+# statement costs SQLAlchemy more CPU than SQLite needs to run it (issue 4, bench/perf).
+_SESSION = select(sessions).where(sessions.c.id == bindparam("session_id"))
+_BOOKINGS_OF = select(bookings).where(bookings.c.session_id == bindparam("session_id"))
+_BOOKING_BY_UID = select(bookings).where(bookings.c.invite_uid == bindparam("uid"))
+
+
 def session(conn: Connection, session_id: str) -> Session | None:
-    row = conn.execute(select(sessions).where(sessions.c.id == session_id)).first()
+    row = conn.execute(_SESSION, {"session_id": session_id}).first()
     return session_from_row(row) if row else None
 
 
@@ -31,7 +49,7 @@ def view(conn: Connection, session_id: str) -> SessionView | None:
     found = session(conn, session_id)
     if found is None:
         return None
-    rows = conn.execute(select(bookings).where(bookings.c.session_id == session_id))
+    rows = conn.execute(_BOOKINGS_OF, {"session_id": session_id})
     return SessionView(found, tuple(booking_from_row(r) for r in rows))
 
 
@@ -41,7 +59,7 @@ def sessions_of_item(conn: Connection, calendar: str, href: str) -> list[Session
 
 
 def booking_by_uid(conn: Connection, uid: str) -> Booking | None:
-    row = conn.execute(select(bookings).where(bookings.c.invite_uid == uid)).first()
+    row = conn.execute(_BOOKING_BY_UID, {"uid": uid}).first()
     return booking_from_row(row) if row else None
 
 
@@ -125,6 +143,15 @@ def finish_past(conn: Connection, now: datetime) -> int:
     return result.rowcount
 
 
+_OUTBOX_KEY = select(outbox.c.id).where(outbox.c.key == bindparam("action_key"))
+# UPDATE sets the columns named by the parameters; the WHERE names must differ from them
+_UPDATE_SESSION = update(sessions).where(sessions.c.id == bindparam("where_id"))
+_UPDATE_BOOKING = update(bookings).where(
+    bookings.c.session_id == bindparam("where_session"),
+    bookings.c.employee == bindparam("where_employee"),
+)
+
+
 def apply(conn: Connection, plan: Plan, now: datetime, mail_domain: str) -> None:
     """Write a plan's state and its effects in the caller's transaction."""
     for changed in plan.sessions:
@@ -134,38 +161,40 @@ def apply(conn: Connection, plan: Plan, now: datetime, mail_domain: str) -> None
         _save_booking(conn, booking)
     for action in plan.actions:
         kind, payload = actions.to_payload(action)
-        exists = conn.execute(select(outbox.c.id).where(outbox.c.key == action.key)).first()
+        exists = conn.execute(_OUTBOX_KEY, {"action_key": action.key}).first()
         if exists:
             continue  # the same effect was already planned: never twice
         conn.execute(
-            insert(outbox).values(
-                key=action.key,
-                kind=kind,
-                payload=payload,
-                session_id=action.session_id,
-                created_at=now,
-                attempts=0,
-                next_attempt_at=now,
-            )
+            insert(outbox),
+            {
+                "key": action.key,
+                "kind": kind,
+                "payload": payload,
+                "session_id": action.session_id,
+                "created_at": now,
+                "attempts": 0,
+                "next_attempt_at": now,
+            },
         )
     for mark in plan.reminders:
         conn.execute(
-            insert(reminders).values(
-                session_id=mark.session_id,
-                employee=mark.employee,
-                offset_s=mark.offset_s,
-                start_utc=mark.start,
-                outcome=mark.outcome,
-            )
+            insert(reminders),
+            {
+                "session_id": mark.session_id,
+                "employee": mark.employee,
+                "offset_s": mark.offset_s,
+                "start_utc": mark.start,
+                "outcome": mark.outcome,
+            },
         )
 
 
 def _save_session(conn: Connection, changed: Session) -> None:
     row = session_to_row(changed)
-    result = conn.execute(update(sessions).where(sessions.c.id == changed.id).values(**row))
+    result = conn.execute(_UPDATE_SESSION, {**row, "where_id": changed.id})
     if result.rowcount:
         return
-    conn.execute(insert(sessions).values(published_revision=-1, **row))
+    conn.execute(insert(sessions), {**row, "published_revision": -1})
     conn.execute(
         insert(seats),
         [{"session_id": changed.id, "seat_no": n} for n in range(1, changed.capacity + 1)],
@@ -174,12 +203,10 @@ def _save_session(conn: Connection, changed: Session) -> None:
 
 def _save_booking(conn: Connection, booking: Booking) -> None:
     row = booking_to_row(booking)
-    where = and_(
-        bookings.c.session_id == booking.session_id, bookings.c.employee == booking.employee
-    )
-    result = conn.execute(update(bookings).where(where).values(**row))
+    where = {"where_session": booking.session_id, "where_employee": booking.employee}
+    result = conn.execute(_UPDATE_BOOKING, {**row, **where})
     if not result.rowcount:
-        conn.execute(insert(bookings).values(**row))
+        conn.execute(insert(bookings), row)
 
 
 def confirmed_count(conn: Connection, session_id: str) -> int:
@@ -204,18 +231,26 @@ def upcoming(conn: Connection, now: datetime) -> Sequence[SessionView]:
     return [SessionView(s, tuple(by_session[s.id])) for s in found]
 
 
+def _one_of(column: ColumnElement[str], values: Sequence[str]) -> ColumnElement[bool]:
+    """``column IN values`` as plain comparisons: an IN list is re-rendered into the SQL
+    text on every execution, which doubles the cost of these small, frequent queries."""
+    return or_(*(column == value for value in values))
+
+
+_SEATS_HELD = (
+    select(sessions)
+    .join(bookings, bookings.c.session_id == sessions.c.id)
+    .where(
+        bookings.c.employee == bindparam("employee"),
+        _one_of(bookings.c.state, SEATED),
+        _one_of(sessions.c.state, (*LIVE, SessionState.DONE.value)),
+    )
+)
+
+
 def seats_held(conn: Connection, employee: str) -> list[Session]:
     """Sessions (live or done) where ``employee`` holds a seat."""
-    query = (
-        select(sessions)
-        .join(bookings, bookings.c.session_id == sessions.c.id)
-        .where(
-            bookings.c.employee == employee,
-            bookings.c.state.in_(SEATED),
-            sessions.c.state.in_((*LIVE, SessionState.DONE.value)),
-        )
-    )
-    return [session_from_row(r) for r in conn.execute(query)]
+    return [session_from_row(r) for r in conn.execute(_SEATS_HELD, {"employee": employee})]
 
 
 def histories(conn: Connection, since: datetime) -> dict[str, History]:
@@ -255,12 +290,16 @@ def histories(conn: Connection, since: datetime) -> dict[str, History]:
     return found
 
 
+# made once: an alias made per call costs more to build than the query costs to run
+_MINE = bookings.alias("mine")
+_THEIRS = bookings.alias("theirs")
+
+
 def met_with(conn: Connection, employees: Sequence[str]) -> frozenset[str]:
     """Everyone who held a seat in a session together with one of ``employees``."""
     if not employees:
         return frozenset()
-    mine = bookings.alias("mine")
-    theirs = bookings.alias("theirs")
+    mine, theirs = _MINE, _THEIRS
     query = (
         select(theirs.c.employee)
         .join(mine, mine.c.session_id == theirs.c.session_id)
@@ -278,7 +317,7 @@ def met_with(conn: Connection, employees: Sequence[str]) -> frozenset[str]:
 
 def sessions_short_of_invitations(
     conn: Connection, now: datetime, wave: int, widened_wave: int, widen_at: datetime
-) -> list[str]:
+) -> list[Session]:
     """Open, future sessions with fewer open invitations than their wave, earliest first."""
     open_count = (
         select(func.count())
@@ -286,7 +325,7 @@ def sessions_short_of_invitations(
         .scalar_subquery()
     )
     query = (
-        select(sessions.c.id)
+        select(sessions)
         .where(
             sessions.c.state == SessionState.OPEN.value,
             sessions.c.start_utc > now,
@@ -295,7 +334,7 @@ def sessions_short_of_invitations(
         )
         .order_by(sessions.c.start_utc)
     )
-    return [r.id for r in conn.execute(query)]
+    return [session_from_row(r) for r in conn.execute(query)]
 
 
 def expired_invitations(conn: Connection, now: datetime) -> list[str]:
@@ -328,13 +367,15 @@ def seats_to_fill(conn: Connection, now: datetime) -> list[str]:
     return [r.id for r in conn.execute(query)]
 
 
+_PENDING_OF = select(bookings.c.session_id).where(
+    bookings.c.employee == bindparam("employee"),
+    _one_of(bookings.c.state, (*OPEN_INVITATION, BookingState.WAITLISTED.value)),
+)
+
+
 def pending_of(conn: Connection, employee: str) -> list[str]:
     """Sessions where ``employee`` holds an open invitation or a waitlist place."""
-    pending = (*OPEN_INVITATION, BookingState.WAITLISTED.value)
-    query = select(bookings.c.session_id).where(
-        bookings.c.employee == employee, bookings.c.state.in_(pending)
-    )
-    return [r.session_id for r in conn.execute(query)]
+    return [r.session_id for r in conn.execute(_PENDING_OF, {"employee": employee})]
 
 
 def sessions_by_prefix(conn: Connection, prefix: str) -> list[Session]:

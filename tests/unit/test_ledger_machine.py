@@ -59,6 +59,9 @@ class LedgerMachine(RuleBasedStateMachine):
         )
         self.ctx = Context(self.now, policy, people)
         self.views: dict[str, SessionView] = {}
+        # employees passed over for a seat while they held an overlapping seat elsewhere:
+        # arrival order no longer promises them anything over those seated meanwhile
+        self.bypassed: dict[str, set[str]] = {}
         for index, (start, end) in enumerate(SLOTS):
             session = Session(
                 id=f"s{index}",
@@ -105,6 +108,10 @@ class LedgerMachine(RuleBasedStateMachine):
 
     def _reply(self, session_id: str, employee: str, partstat: PartStat) -> planner.Plan:
         view = self.views[session_id]
+        blocked_now = self._blocked(view)
+        self.bypassed.setdefault(session_id, set()).update(
+            b.employee for b in view.waitlist if b.employee in blocked_now
+        )
         booking = view.booking(employee)
         assert booking is not None
         self.arrivals += 1
@@ -205,7 +212,7 @@ class LedgerMachine(RuleBasedStateMachine):
     @invariant()
     def confirmed_in_arrival_order(self) -> None:
         for view in getattr(self, "views", {}).values():
-            blocked = self._blocked(view)
+            blocked = self._blocked(view) | self.bypassed.get(view.session.id, set())
             confirmed_orders = [b.queue_order or 0 for b in view.confirmed]
             for waiting in view.waitlist:
                 if waiting.employee in blocked:

@@ -1,0 +1,587 @@
+"""The crash-safety scenario (issue 4): real Radicale and SMTP/IMAP, the ``p2pcal run``
+process killed with SIGKILL at random moments and at its named crash points
+(:mod:`p2pcal.crashpoints`) and started again each time, while employees answer their
+invitations by iMIP; then one clean run until quiet, and the checks of
+:mod:`tests.chaos.checks`. The same replies are then replayed, byte for byte, through a
+fresh run without crashes, which must end with the same bookings.
+
+``tests/chaos/test_crash_safety.py`` runs the CI size, ``python -m bench.crash`` the full
+one.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import signal
+import smtplib
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from p2pcal.crashpoints import POINTS_ENV, SEED_ENV, parse
+from p2pcal.embedded import attendee
+from p2pcal.embedded.caldav_servers import RadicaleServer
+from p2pcal.embedded.mail_server import MailServer
+from p2pcal.store import journal
+from p2pcal.store.db import migrate, open_engine
+from tests.chaos import checks
+from tests.chaos.checks import Life
+from tests.chaos.observe import Store, mailbox, mailboxes
+from tests.e2e.scenario import ORGANIZER, Deployment, block_ics, http
+
+NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+FIRST_START = datetime(2026, 12, 10, 7, 0, tzinfo=UTC)
+SPACING = timedelta(minutes=100)
+"""Sessions follow one another without overlapping: the overlap rule stays out of the way."""
+REMINDER_AT = FIRST_START - timedelta(hours=1)
+"""Where the clock jumps once the replies are in: reminders fall due for the sessions
+of the next 24 hours and the invitations nobody answered expire."""
+REMINDER = timedelta(hours=24)
+RULES = """
+[quota]
+per_month = 50
+
+[invitations]
+wave = 1000
+per_employee = 1000
+"""
+"""Every employee is invited to every session: the point here is crash safety, not waves."""
+DOMAIN = ORGANIZER.rpartition("@")[2]
+ZONES = (ZoneInfo("Europe/Berlin"), ZoneInfo("America/New_York"), ZoneInfo("Asia/Tokyo"))
+
+
+@dataclass(frozen=True)
+class Size:
+    name: str
+    coaches: int
+    sessions: int
+    employees: int
+    replies: int
+    kills: int
+    """At least this many SIGKILLs (random and at crash points) before the clean run."""
+    reply_rate: float
+    """Replies the employees send per second, on average."""
+    kill_delay: tuple[float, float]
+    """The supervisor kills a life this long (seconds, drawn at random) after it said it
+    runs; one life in STARTUP_KILLS is killed at a random moment while it starts."""
+    crashpoints: str
+    """``P2PCAL_CRASHPOINTS`` of every life but the last."""
+    timeout: float
+    """Longest wait for one phase (seconds)."""
+
+
+CI = Size(
+    name="ci",
+    coaches=3,
+    sessions=6,
+    employees=12,
+    replies=150,
+    kills=25,
+    reply_rate=4.0,
+    kill_delay=(0.0, 5.0),
+    crashpoints="after-commit=0.05,after-send=0.02",
+    timeout=120.0,
+)
+FULL = Size(
+    name="full",
+    coaches=6,
+    sessions=14,
+    employees=80,
+    replies=1200,
+    kills=200,
+    reply_rate=2.0,
+    kill_delay=(0.0, 3.5),
+    crashpoints="after-commit=0.02,after-send=0.01",
+    timeout=1800.0,
+)
+SIZES = {size.name: size for size in (CI, FULL)}
+
+
+@dataclass(frozen=True)
+class Reply:
+    employee: str
+    topic: str
+    partstat: str
+
+
+def reply_script(
+    rng: random.Random, employees: list[str], topics: list[str], count: int
+) -> list[Reply]:
+    """Accepts and declines in a random order: first answers mostly accept, some
+    answers are sent again as they were, some change an earlier answer."""
+    answered: dict[tuple[str, str], str] = {}
+    script: list[Reply] = []
+    while len(script) < count:
+        roll = rng.random()
+        if answered and roll < 0.10:
+            (employee, topic), partstat = rng.choice(list(answered.items()))
+        elif answered and roll < 0.25:
+            (employee, topic), before = rng.choice(list(answered.items()))
+            partstat = "DECLINED" if before == "ACCEPTED" else "ACCEPTED"
+        else:
+            employee, topic = rng.choice(employees), rng.choice(topics)
+            partstat = "ACCEPTED" if rng.random() < 0.7 else "DECLINED"
+        answered[(employee, topic)] = partstat
+        script.append(Reply(employee, topic, partstat))
+    return script
+
+
+# -- the world: servers, people, blocks ---------------------------------------------------
+
+
+@dataclass
+class World:
+    root: Path
+    size: Size
+    dav: RadicaleServer
+    mail: MailServer
+    coaches: dict[str, tuple[str, str]]
+    employees: list[str]
+    topics: list[str]
+
+    @property
+    def users(self) -> dict[str, str]:
+        people = [ORGANIZER, *self.coaches, *self.employees]
+        return {email: f"pw-{email.split('@')[0]}" for email in people}
+
+    @property
+    def invitations(self) -> int:
+        return len(self.employees) * len(self.topics)
+
+    def deployment(self, root: Path, mail: MailServer) -> Deployment:
+        root.mkdir(parents=True, exist_ok=True)
+        deployment = Deployment(root, self.dav, mail, self.coaches, self.employees, root / "clock")
+        deployment.set_clock(NOW)
+        deployment.write_config(poll="1s", extra=RULES)
+        return deployment
+
+
+def _people(size: Size) -> tuple[list[str], list[str]]:
+    coaches = [f"coach{i:02d}@corp.example" for i in range(size.coaches)]
+    employees = [f"emp{i:03d}@corp.example" for i in range(size.employees)]
+    return coaches, employees
+
+
+@contextmanager
+def world(root: Path, size: Size) -> Iterator[World]:
+    """Radicale with one calendar per coach and one block per session, and the mail
+    server with a mailbox for everyone."""
+    coach_list, employees = _people(size)
+    users = {e: f"pw-{e.split('@')[0]}" for e in [ORGANIZER, *coach_list, *employees]}
+    with RadicaleServer(root / "dav") as dav, MailServer(root / "mail", users) as mail:
+        coaches = {}
+        for index, email in enumerate(coach_list):
+            zone = ZONES[index % len(ZONES)]
+            coaches[email] = (zone.key, dav.make_calendar(f"coach{index:02d}/p2p", email))
+        dav.make_calendar("p2p/sessions", "P2P sessions")
+        topics = []
+        for index in range(size.sessions):
+            topic = f"Topic {index:02d}"
+            email = coach_list[index % len(coach_list)]
+            zone = ZoneInfo(coaches[email][0])
+            start = (FIRST_START + index * SPACING).astimezone(zone)
+            ics = block_ics(f"block-{index:02d}", topic, start, location=f"Room {index:02d}")
+            http("PUT", f"{coaches[email][1]}block-{index:02d}.ics", ics)
+            topics.append(topic)
+        yield World(root, size, dav, mail, coaches, employees, topics)
+
+
+# -- the daemon's lives ---------------------------------------------------------------------
+
+
+def _executable() -> str:
+    return shutil.which("p2pcal", path=str(Path(sys.executable).parent)) or "p2pcal"
+
+
+def launch(
+    deployment: Deployment, log: Path, crashpoints: str = "", seed: int = 0
+) -> subprocess.Popen[bytes]:
+    env = deployment.env()
+    env.pop(POINTS_ENV, None)
+    env.pop(SEED_ENV, None)
+    if crashpoints:
+        env[POINTS_ENV] = crashpoints
+        env[SEED_ENV] = str(seed)
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [_executable(), "-v", "--config", str(deployment.config_path), "run"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=deployment.root,
+        )
+
+
+def _ending(code: int, log: Path) -> str:
+    if code != -signal.SIGKILL:
+        return f"exit {code}"
+    text = log.read_text(errors="replace")
+    marker = "crash point "
+    at = text.rfind(marker)
+    if at < 0:
+        return "SIGKILL from elsewhere"
+    return marker + text[at + len(marker) :].partition(":")[0]
+
+
+STARTUP_KILLS = 0.15
+STARTUP_SECONDS = 2.5
+"""Starting takes about two seconds (imports, migrations): kills in it hit the start."""
+RUNNING = "p2pcal running"
+
+
+def _wait_running(process: subprocess.Popen[bytes], log: Path, timeout: float = 30.0) -> None:
+    """Until the daemon logged that it runs, or ended."""
+    deadline = time.monotonic() + timeout
+    while process.poll() is None and time.monotonic() < deadline:
+        if RUNNING in log.read_text(errors="replace"):
+            return
+        time.sleep(0.02)
+
+
+ARMED = {3: "after-commit", 7: "after-send"}
+ARMED_EVERY = 8
+"""Life n with ``n % ARMED_EVERY`` in ARMED dies at the first pass through that crash
+point (if nothing kills it before): each point is hit, not only drawn."""
+
+
+def armed(crashpoints: str, number: int) -> str:
+    """The ``P2PCAL_CRASHPOINTS`` of life ``number``.
+
+    >>> armed("after-commit=0.05,after-send=0.02", 7)
+    'after-commit=0.05,after-send=1'
+    >>> armed("after-commit=0.05", 1)
+    'after-commit=0.05'
+    """
+    point = ARMED.get(number % ARMED_EVERY)
+    if point is None:
+        return crashpoints
+    points = parse(crashpoints)
+    points[point] = 1.0
+    return ",".join(f"{name}={p:g}" for name, p in points.items())
+
+
+class Supervisor:
+    """Keeps ``p2pcal run`` going under fire: each life ends with SIGKILL after a random
+    delay, unless a crash point ends it first, and the next one starts at once."""
+
+    def __init__(self, deployment: Deployment, size: Size, seed: int) -> None:
+        self.deployment = deployment
+        self.size = size
+        self.seed = seed
+        self.rng = random.Random(f"kills:{seed}")
+        self.logs = deployment.root / "lives"
+        self.logs.mkdir(exist_ok=True)
+        self.lives: list[Life] = []
+        self.error: BaseException | None = None
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="supervisor", daemon=True)
+
+    @property
+    def kills(self) -> int:
+        return sum(1 for life in self.lives if life.killed)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, min_kills: int = 0, timeout: float = 600.0) -> None:
+        """Stop once ``min_kills`` kills happened; the life running then is killed too."""
+        deadline = time.monotonic() + timeout
+        while self.kills < min_kills and time.monotonic() < deadline and self.error is None:
+            time.sleep(0.2)
+        self._stopping.set()
+        self._thread.join()
+        if self.error is not None:
+            raise self.error
+
+    def _loop(self) -> None:
+        try:
+            while not self._stopping.is_set():
+                self.lives.append(self._life(len(self.lives)))
+        except BaseException as exc:  # reported by stop()
+            self.error = exc
+
+    def _life(self, number: int) -> Life:
+        log = self.logs / f"life-{number:04d}.log"
+        started = time.time()
+        points = armed(self.size.crashpoints, number)
+        process = launch(self.deployment, log, points, self.seed * 100_000 + number)
+        if self.rng.random() < STARTUP_KILLS:
+            delay = self.rng.uniform(0.0, STARTUP_SECONDS)
+        else:
+            _wait_running(process, log)
+            delay = self.rng.uniform(*self.size.kill_delay)
+        try:
+            code = process.wait(timeout=delay)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            return Life(number, started, time.time(), "killed", str(log))
+        return Life(number, started, time.time(), _ending(code, log), str(log))
+
+
+class PhaseTimeout(AssertionError):
+    """The daemon did not get a phase done in time: a problem of the run, and the checks
+    still say what was lost."""
+
+
+def wait_for(
+    check: Callable[[], bool], what: str, timeout: float, explain: Callable[[], str]
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.25)
+    raise PhaseTimeout(f"timed out waiting for {what}: {explain()}")
+
+
+def _explain(store: Store, lives: list[Life]) -> Callable[[], str]:
+    def explain() -> str:
+        tail = ""
+        if lives:
+            tail = Path(lives[-1].log).read_text(errors="replace")[-600:]
+        return (
+            f"pending {store.pending()}, bookings {store.bookings_count()}, "
+            f"responses {store.responses_count()}, reminders {store.reminders_count()}; "
+            f"{len(lives)} lives, last log:\n{tail}"
+        )
+
+    return explain
+
+
+def reminders_due(store: Store) -> int:
+    """Confirmed seats in the sessions whose reminder falls due at REMINDER_AT."""
+    sessions = store.sessions()
+    due = {s for s, (_state, start, _c, _t) in sessions.items() if start <= REMINDER_AT + REMINDER}
+    return sum(1 for b in store.bookings() if b.session_id in due and b.state == "confirmed")
+
+
+def run_phases(
+    deployment: Deployment,
+    store: Store,
+    world: World,
+    lives: list[Life],
+    timeout: float,
+    send: Callable[[], int],
+    seconds: dict[str, float],
+) -> None:
+    """Invitations out; ``send()`` the replies; all taken; the clock jumps; reminders out.
+    Notes the time each phase took in ``seconds``."""
+    explain = _explain(store, lives)
+    began = time.monotonic()
+
+    def invited() -> bool:
+        return store.bookings_count() == world.invitations and store.pending() == 0
+
+    wait_for(invited, "the invitations", timeout, explain)
+    seconds["invitations"] = time.monotonic() - began
+    replies = send()
+
+    def taken() -> bool:
+        return store.responses_count() == replies and store.pending() == 0
+
+    wait_for(taken, "the replies", timeout, explain)
+    seconds["replies"] = time.monotonic() - began - seconds["invitations"]
+    deployment.set_clock(REMINDER_AT)
+
+    def reminded() -> bool:
+        return store.reminders_count() == reminders_due(store) > 0 and store.pending() == 0
+
+    wait_for(reminded, "the reminders", timeout, explain)
+    seconds["reminders"] = time.monotonic() - began - seconds["invitations"] - seconds["replies"]
+
+
+def settle(deployment: Deployment, store: Store, log: Path, number: int, timeout: float) -> Life:
+    """A clean life until nothing changes for three seconds with nothing pending; then SIGTERM."""
+    started = time.time()
+    process = launch(deployment, log)
+    try:
+        _wait_running(process, log)
+        time.sleep(2.5)  # two rounds at least
+        last, since = store.progress(), time.monotonic()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() - since < 3.0 or store.pending():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"never quiet: {store.progress()}")
+            time.sleep(0.25)
+            now = store.progress()
+            if now != last:
+                last, since = now, time.monotonic()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=30)
+    return Life(number, started, time.time(), f"exit {code}", str(log))
+
+
+# -- the replies ----------------------------------------------------------------------------
+
+
+def first_invitations(world: World) -> dict[tuple[str, str], attendee.Received]:
+    """(employee, topic) -> the first invitation, as the employee's mailbox holds it."""
+    found: dict[tuple[str, str], attendee.Received] = {}
+    for email in world.employees:
+        for received in attendee.received(world.mail.messages_for(email)):
+            topic = received.summary.removeprefix("P2P: ")
+            if received.method == "REQUEST":
+                found.setdefault((email, topic), received)
+    return found
+
+
+def drive(world: World, script: list[Reply], rng: random.Random, rate: float) -> int:
+    """Send the script's replies by SMTP, as calendar clients do, at about ``rate`` a second."""
+    invitations = first_invitations(world)
+    for reply in script:
+        invitation = invitations[(reply.employee, reply.topic)]
+        attendee.send_reply(
+            world.mail.smtp_host, world.mail.smtp_port, invitation, reply.employee, reply.partstat
+        )
+        time.sleep(rng.expovariate(rate))
+    return len(script)
+
+
+def resend(mail: MailServer, raw: list[EmailMessage]) -> int:
+    """The replies of the run with crashes, in their order, over one SMTP connection."""
+    with smtplib.SMTP(mail.smtp_host, mail.smtp_port, timeout=30) as smtp:
+        for message in raw:
+            del message["Return-Path"]
+            del message["Delivered-To"]
+            smtp.send_message(message, from_addr=str(message["From"]), to_addrs=[ORGANIZER])
+    return len(raw)
+
+
+# -- the whole scenario ---------------------------------------------------------------------
+
+
+@dataclass
+class Report:
+    size: Size
+    seed: int
+    replies: int = 0
+    lives: list[Life] = field(default_factory=list)
+    messages: int = 0
+    """Messages the daemon delivered, copies included."""
+    duplicates: int = 0
+    """Copies beyond the first."""
+    seconds: dict[str, float] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def random_kills(self) -> int:
+        return sum(1 for life in self.lives if life.end == "killed")
+
+    def crash_points(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for life in self.lives:
+            if life.end.startswith("crash point "):
+                name = life.end.removeprefix("crash point ")
+                counts[name] = counts.get(name, 0) + 1
+        return counts
+
+    @property
+    def kills(self) -> int:
+        return sum(1 for life in self.lives if life.killed)
+
+    def summary(self) -> str:
+        points = ", ".join(f"{n} at {p}" for p, n in sorted(self.crash_points().items()))
+        phases = ", ".join(f"{k} {v:.0f} s" for k, v in self.seconds.items())
+        verdict = "no problems" if not self.problems else f"{len(self.problems)} problems"
+        return (
+            f"crash safety ({self.size.name}, seed {self.seed}): {self.replies} replies, "
+            f"{self.kills} kills ({self.random_kills} random, {points or 'none at crash points'}), "
+            f"{self.messages} messages delivered, {self.duplicates} sent twice; {phases}; {verdict}"
+        )
+
+
+def run(size: Size, root: Path, seed: int = 0) -> Report:
+    """The scenario at ``size`` under ``root``; the report lists every problem found."""
+    report = Report(size, seed)
+    began = time.monotonic()
+    rng = random.Random(seed)
+    with world(root, size) as w:
+        chaos = w.deployment(root / "chaos", w.mail)
+        store = Store(chaos.root / "state.sqlite3")
+        supervisor = Supervisor(chaos, size, seed)
+        script = reply_script(rng, w.employees, w.topics, size.replies)
+        supervisor.start()
+        ok = False
+        try:
+            run_phases(
+                chaos, store, w, supervisor.lives, size.timeout,
+                lambda: drive(w, script, rng, size.reply_rate), report.seconds,
+            )  # fmt: skip
+            ok = True
+        except PhaseTimeout as exc:
+            report.problems.append(str(exc))
+        finally:
+            supervisor.stop(size.kills if ok else 0, size.timeout)
+        report.seconds["under fire"] = time.monotonic() - began
+        clean = time.monotonic()
+        last = settle(
+            chaos, store, supervisor.logs / "final.log", len(supervisor.lives), size.timeout
+        )
+        report.lives = [*supervisor.lives, last]
+        report.replies = len(script)
+        report.seconds["clean run"] = time.monotonic() - clean
+        report.problems += check(report, store, w, finished=ok)
+        if ok:  # a run that did not finish cannot end where the replay ends
+            replaying = time.monotonic()
+            replayed = replay(w, root / "replay", store, size.timeout)
+            report.problems += checks.same_bookings(store, replayed)
+            report.seconds["replay"] = time.monotonic() - replaying
+    report.seconds["total"] = time.monotonic() - began
+    return report
+
+
+def check(report: Report, store: Store, w: World, finished: bool) -> list[str]:
+    """Every check of :mod:`tests.chaos.checks`; those of the reminders only when the
+    run got that far (``finished``)."""
+    boxes = mailboxes(w.mail, [*w.coaches, *w.employees])
+    replies = mailbox(w.mail, ORGANIZER)
+    sent = [d for delivered in boxes.values() for d in delivered]
+    report.messages = len(sent)
+    problems = checks.lives(report.lives)
+    problems += checks.capacity(store)
+    problems += checks.journal(store, replies)
+    problems += checks.outbox(store, boxes, DOMAIN)
+    found, report.duplicates = checks.duplicates(sent, report.lives)
+    problems += found
+    if finished:
+        problems += checks.reminders(store, boxes, REMINDER_AT, REMINDER)
+    problems += checks.rosters(store, boxes, w.coaches)
+    return problems
+
+
+def replay(w: World, root: Path, chaos: Store, timeout: float) -> Store:
+    """The same replies through a fresh store and mailbox, without crashes. The store
+    starts with the same invitation secret (and the calendars are the same), so the
+    invitation UIDs the replies name are the ones it issues."""
+    raw = w.mail.messages_for(ORGANIZER)
+    root.mkdir(parents=True, exist_ok=True)
+    with MailServer(root / "mail", w.users) as mail:
+        deployment = w.deployment(root, mail)
+        store = Store(root / "state.sqlite3")
+        db = open_engine(f"sqlite:///{store.path}")
+        migrate(db)
+        with db.begin() as conn:
+            journal.set_cursor(conn, "secret", chaos.secret())
+        db.dispose()
+        log = root / "replay.log"
+        started = time.time()
+        process = launch(deployment, log)
+        try:
+            run_phases(deployment, store, w, [], timeout, lambda: resend(mail, raw), {})
+        finally:
+            process.send_signal(signal.SIGTERM)
+            code = process.wait(timeout=30)
+        problems = checks.lives([Life(0, started, time.time(), f"exit {code}", str(log))])
+        assert not problems, problems
+    return store

@@ -1,0 +1,29 @@
+"""The cheapest parts of ``python -m bench.perf``, so the benchmark code cannot rot: the
+poll against a real Radicale with two small calendars, and the in-process engine with a
+few hundred employees. They check what the figures count, not how fast anything is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench.perf import poll, throughput
+from bench.perf.__main__ import poll_rows, throughput_rows
+from bench.perf.table import render
+
+
+def test_a_quiet_poll_costs_one_request_per_calendar(tmp_path: Path) -> None:
+    result = poll.run(tmp_path, calendars=2, items=20, rounds=1)
+    assert result.no_change.requests == 2
+    assert result.raw_report.requests == 2
+    assert result.one_change.requests == 3  # one multiget for the moved block
+    assert result.full_fetch.requests == 2 and result.full_fetch.bytes > result.no_change.bytes
+    assert "requests/calendar" in render("poll", poll_rows(result))
+
+
+def test_the_engine_takes_every_scripted_response(tmp_path: Path) -> None:
+    plan = throughput.PLANS["smoke"]
+    result = throughput.measure(tmp_path, plan)
+    assert (result.accepts, result.declines) == (plan.accepts, plan.declines)
+    assert sum(result.outcomes.values()) == plan.accepts + plan.declines
+    assert result.outcomes.get("confirmed", 0) > 0 and result.reply_cpu > 0
+    assert "reply path" in render("throughput", throughput_rows(result))
