@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import signal
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -30,6 +31,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--keep", type=Path, default=None, help="keep servers' data, logs and stores here"
     )
     args = parser.parse_args(argv)
+    # Ctrl-C or SIGTERM end the run through its clean-ups (servers and the daemon stopped),
+    # also when started in the background, where SIGINT arrives ignored
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     root = args.keep or Path(tempfile.mkdtemp(prefix="p2pcal-crash-"))
     root.mkdir(parents=True, exist_ok=True)
     try:

@@ -51,7 +51,8 @@ def block(uid: str, topic: str, start: datetime) -> str:
 
 
 def slots(count: int, coaches: int, first_day: datetime) -> list[Slot]:
-    """``count`` sessions on weekdays from ``first_day`` on, none overlapping another."""
+    """``count`` sessions on weekdays from ``first_day`` on, the coaches side by side, so
+    that they fit the 8-week horizon; a coach's own sessions never overlap."""
     found: list[Slot] = []
     day = first_day.astimezone(ZONE).replace(hour=0, minute=0, second=0, microsecond=0)
     while len(found) < count:
@@ -59,9 +60,10 @@ def slots(count: int, coaches: int, first_day: datetime) -> list[Slot]:
         if day.weekday() >= 5:
             continue
         for hour in (8, 10, 12, 14, 16):
-            if len(found) < count:
-                index = len(found)
-                found.append(Slot(index % coaches, f"Topic {index:03d}", day.replace(hour=hour)))
+            for coach in range(coaches):
+                if len(found) < count:
+                    topic = f"Topic {len(found):03d}"
+                    found.append(Slot(coach, topic, day.replace(hour=hour)))
     return found
 
 

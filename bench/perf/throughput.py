@@ -46,10 +46,11 @@ class Plan:
     """A size of :mod:`bench.workload`."""
     accepts: int
     declines: int
+    weeks: int = WEEKS
 
 
 PLANS = {
-    "smoke": Plan("tiny", 100, 20),
+    "smoke": Plan("tiny", 60, 10, weeks=1),
     "small": Plan("tiny", 400, 50),
     "full": Plan("full", 40_000, 5_000),
 }
@@ -82,14 +83,14 @@ class ThroughputResult:
 
 class Driver:
     def __init__(self, root: Path, plan: Plan, seed: int) -> None:
-        workload = generate(SIZES[plan.workload], weeks=WEEKS, seed=seed)
+        workload = generate(SIZES[plan.workload], weeks=plan.weeks, seed=seed)
         self.plan = plan
         self.rng = random.Random(seed)
         self.now = START - timedelta(days=1)
         self.inbox = ListInbox()
         calendars = StaticCalendars((b.calendar, b.href, b.data) for b in workload.blocks)
         config = bench_config(
-            root, workload.coaches, workload.employees, RULES, horizon=timedelta(weeks=WEEKS)
+            root, workload.coaches, workload.employees, RULES, horizon=timedelta(weeks=plan.weeks)
         )
         self.rss_before = peak_rss_mb()
         self.engine: Engine = make_engine(config, calendars, self.inbox, lambda: self.now)
@@ -234,12 +235,12 @@ def scaled(plan: Plan, replies: int | None) -> Plan:
     """``plan`` cut to ``replies`` responses, accepts and declines in the same proportion.
 
     >>> scaled(PLANS["full"], 9_000)
-    Plan(workload='full', accepts=8000, declines=1000)
+    Plan(workload='full', accepts=8000, declines=1000, weeks=4)
     """
     if replies is None:
         return plan
     declines = round(replies * plan.declines / (plan.accepts + plan.declines))
-    return Plan(plan.workload, replies - declines, declines)
+    return Plan(plan.workload, replies - declines, declines, plan.weeks)
 
 
 def run(size: str, replies: int | None = None, profile: Path | None = None) -> ThroughputResult:

@@ -122,6 +122,7 @@ bookings = Table(
     CheckConstraint(SEAT_RULE, name="seat_iff_holding"),
     Index("ix_bookings_employee", "employee", "state"),
     Index("ix_bookings_expiry", "state", "expires_at"),
+    Index("ix_bookings_session_state", "session_id", "state"),
 )
 
 responses = Table(

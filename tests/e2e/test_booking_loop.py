@@ -86,7 +86,7 @@ def test_booking_loop(deployment: Deployment) -> None:
     wait_until(
         lambda: (
             sum(1 for s in d.subjects(COACH_1) if s.startswith("Roster:")) >= 4
-            and all(any(s.startswith("Full:") for s in d.subjects(e)) for e in accepters[4:])
+            and all(any("on the waitlist" in s for s in d.subjects(e)) for e in accepters[4:])
         ),
         "4 confirmations and 2 waitlist notices",
     )

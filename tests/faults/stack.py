@@ -1,6 +1,6 @@
 """A deployment behind fault proxies: Radicale, SMTP and IMAP each reached through a
 :class:`~tests.faults.proxy.FaultProxy`, a config on disk that names the proxies, the
-``p2pcal`` process, and a read-only view of its state database.
+``p2pcal`` process, and what its state database says (read, never written).
 
 Everything that makes two runs comparable is fixed here: calendars are configured by
 path (a session's id is made from the configured calendar, so it must not carry a port),
@@ -105,7 +105,7 @@ class Stack:
     def faults_on(self, rate: float | None = None) -> None:
         for proxy in self.proxies.values():
             proxy.faults_on(rate)
-        self.note("faults on")
+        self.note(f"faults on{f' at {rate:.0%}' if rate is not None else ''}")
 
     def faults_off(self) -> None:
         for proxy in self.proxies.values():

@@ -253,6 +253,9 @@ FOUND_OUTGOING = [
     "summary_encoded_word_crlf_bcc.txt",
     # a name the stdlib folds without its quotes: To then named other addresses
     "display_name_too_long_for_a_line_with_specials.txt",
+    # the same, folded into something the stdlib's own header parser cannot read back
+    # (AttributeError: a failure no caller expected, so the outbox entry failed forever)
+    "display_name_folded_into_a_group.txt",
 ]
 
 
@@ -405,8 +408,10 @@ def test_text_going_out_adds_no_property_and_no_header(
     assert not isinstance(attendee_value, list)
     assert str(attendee_value) == f"mailto:{attendee.email}"
     assert set(attendee_value.params) <= {"CN", "ROLE", "PARTSTAT", "RSVP"}
-    assert str(event["SUMMARY"]) == clean_text(summary)
-    assert str(event.get("LOCATION", "")) == (clean_text(location) if location.strip() else "")
+    # icalendar drops a byte-order mark that opens a value, which adds nothing either
+    assert str(event["SUMMARY"]) == clean_text(summary).lstrip("\ufeff")
+    written = clean_text(location).lstrip("\ufeff") if location.strip() else ""
+    assert str(event.get("LOCATION", "")) == written
     assert [c.name for c in calendar.subcomponents if c.name != "VTIMEZONE"] == ["VEVENT"]
     assert build_itip(invitation).count("\nATTENDEE") == 1
 
