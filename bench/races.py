@@ -21,6 +21,7 @@ import argparse
 import email
 import email.policy
 import imaplib
+import os
 import random
 import re
 import smtplib
@@ -157,13 +158,19 @@ class RaceRig:
         for address in [self.coach, *self.employees]:
             mail.add_user(address, "pw")
 
-    def run(self, repetition: int) -> RaceResult:
+    def run(self, repetition: int, *, backdated: bool = False) -> RaceResult:
         """One repetition in a fresh deployment; ``repetition`` also seeds who sends
-        through which connection."""
+        through which connection.
+
+        ``backdated``: the replies go one after another instead, and before the engine
+        reads them each is dated a second before the one sent ahead of it, so INTERNALDATE
+        falls as the UIDs rise (a server clock stepping back, a slow write, mail a rule
+        filed late): the arrival order is still the UIDs'.
+        """
         began = time.monotonic()
         world = self._deploy(repetition)
         try:
-            return self._race(world, repetition, began)
+            return self._race(world, repetition, began, backdated)
         finally:
             world.wired.close()
 
@@ -226,7 +233,7 @@ calendar = "{calendar}"
         wired = wire(config_module.load(path), _Clock())
         return _World(wired, organizer, calendar, topic)
 
-    def _race(self, world: _World, repetition: int, began: float) -> RaceResult:
+    def _race(self, world: _World, repetition: int, began: float, backdated: bool) -> RaceResult:
         _put(world.calendar + "block.ics", _block(world.topic))
         run_round(world.wired)
         session_id, invited = _session(world.wired)
@@ -235,8 +242,11 @@ calendar = "{calendar}"
         replies = [self._reply(employee, world) for employee in self.employees]
         rng = random.Random(repetition)
         rng.shuffle(replies)
-        senders = _Senders(self.mail, replies, self.connections)
+        senders = _Senders(self.mail, replies, 1 if backdated else self.connections)
         senders.start()
+        if backdated:
+            senders.join()
+            _backdate(self.mail, world.organizer)
         rounds = 0
         deadline = time.monotonic() + TAKE_TIMEOUT
         # The engine takes replies while they are still landing: some rounds see a few,
@@ -397,6 +407,16 @@ def _session(wired: Wired) -> tuple[str, list[str]]:
 def _journalled(wired: Wired) -> int:
     with wired.db.begin() as conn:
         return len(conn.execute(select(responses.c.id)).all())
+
+
+def _backdate(mail: MailServer, address: str) -> None:
+    """Date each message in ``address``'s mailbox a second before the one delivered
+    ahead of it (pymap's INTERNALDATE is the file's mtime; the UIDs follow delivery)."""
+    root = mail.maildir_for(address)
+    files = [p for sub in ("new", "cur") for p in (root / sub).iterdir() if p.is_file()]
+    now = time.time()
+    for back, path in enumerate(sorted(files, key=lambda p: p.name.partition(":")[0])):
+        os.utime(path, (now - back, now - back))
 
 
 def _latest(mail: MailServer, address: str) -> EmailMessage:

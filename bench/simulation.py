@@ -96,6 +96,8 @@ class Settings:
     session has lived its whole life (created, invited, answered) in the simulation."""
     step: timedelta = timedelta(hours=2)
     seed: int = 0
+    horizon: timedelta = HORIZON
+    """How far ahead blocks become sessions (the product's default: 8 weeks)."""
     rules: Rules = field(default_factory=default_rules)
     behaviour: Behaviour = field(default_factory=Behaviour)
 
@@ -147,7 +149,7 @@ class Simulation:
         self.settings = settings
         total = settings.lead_in + settings.weeks
         # single blocks are written at most 6 weeks ahead; series run on by themselves
-        self.workload: Workload = generate(settings.size, total + 8, settings.seed)
+        self.workload: Workload = generate(settings.size, total + 6, settings.seed)
         self.now = self.workload.start
         config = Config(
             path=root / "config.toml",
@@ -155,7 +157,7 @@ class Simulation:
             capacity=CAPACITY,
             reminders=(timedelta(hours=24),),
             poll_interval=settings.step,
-            horizon=HORIZON,
+            horizon=settings.horizon,
             timeout=5.0,
             block_prefix="P2P:",
             block_category=None,

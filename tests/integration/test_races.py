@@ -39,8 +39,9 @@ def test_forty_accepts_in_one_second_seat_the_first_four_by_imap_uid(
 
     order = [a.sender for a in result.arrivals]
     assert len(order) == EMPLOYEES and len(set(order)) == EMPLOYEES
-    # "within the same second": every reply was handed to SMTP inside one second
-    assert result.send_seconds < 1.0
+    # "Within the same second": 0.2-0.35 s on a quiet machine. A runner loaded 4x over its
+    # cores stretched it to 1.15 s (bench/README.md, "Races"); the order is what is tested.
+    assert result.send_seconds < 2.0
     assert result.confirmed == order[:CAPACITY]
     assert result.waitlist == order[CAPACITY:]
     assert result.told == {e: place for place, e in enumerate(order[CAPACITY:], start=1)}
@@ -49,6 +50,22 @@ def test_forty_accepts_in_one_second_seat_the_first_four_by_imap_uid(
     assert [result.outcomes[a.uid] for a in result.arrivals] == ["confirmed"] * CAPACITY + [
         "waitlisted"
     ] * (EMPLOYEES - CAPACITY)
+    assert result.problems == []
+
+
+@pytest.mark.slow
+def test_uid_order_stands_when_internaldate_falls_as_uids_rise(rig: RaceRig) -> None:
+    """Found by the 100-repetition run: two accepts landing either side of a second
+    boundary, the lower UID written (and dated) a moment after the higher one. The seat
+    order followed the UIDs, the waitlist INTERNALDATE: two employees were both told they
+    were number 8, and the queue no longer matched arrival."""
+    result = rig.run(REPETITIONS + 1, backdated=True)
+
+    dates = [a.internal_date for a in result.arrivals]
+    assert dates == sorted(dates, reverse=True) and dates[0] > dates[-1]
+    order = [a.sender for a in result.arrivals]
+    assert result.confirmed == order[:CAPACITY]
+    assert result.waitlist == order[CAPACITY:]
     assert result.problems == []
 
 
