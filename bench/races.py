@@ -36,6 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from email.policy import SMTP
 from email.utils import make_msgid
 from pathlib import Path
 
@@ -300,7 +301,7 @@ class _Senders:
     def __init__(self, mail: MailServer, messages: list[EmailMessage], connections: int) -> None:
         self._mail = mail
         # Rendered beforehand: the send window holds SMTP and nothing else.
-        rendered = [(str(m["From"]), str(m["To"]), m.as_bytes()) for m in messages]
+        rendered = [(str(m["From"]), str(m["To"]), m.as_bytes(policy=SMTP)) for m in messages]
         self._shares = [rendered[i::connections] for i in range(connections)]
         self._gate = threading.Barrier(connections)
         self._times: list[tuple[float, float]] = []

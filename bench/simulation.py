@@ -190,26 +190,29 @@ class Simulation:
             for i in range(settings.lead_in + settings.weeks)
         ]
         end = weeks[-1].start + WEEK
-        previous = self.now - settings.step
         while self.now < end:
             week = weeks[(self.now - start) // WEEK]
-            week.replies += self._deliver_due()
-            round_ = Round()
-            wall, cpu = time.perf_counter(), time.process_time()
-            self.engine.sync_blocks(round_)
-            self.engine.take_responses(round_)
-            self.engine.tick(round_)
-            week.wall.append(time.perf_counter() - wall)
-            week.cpu.append(time.process_time() - cpu)
-            week.engine_invitations += round_.invitations
-            week.invitations += self._new_invitations()
-            self._employees_read_their_calendars(previous)
-            previous = self.now
-            self.now += settings.step
+            self.step(week)
             if progress is not None and self.now >= week.start + WEEK:
                 progress(week)
         self._count_seats(weeks)
         return weeks
+
+    def step(self, week: Week) -> None:
+        """One engine round at the simulated now, then the employees' turn; counted into
+        ``week``; the clock moves on by one step."""
+        week.replies += self._deliver_due()
+        round_ = Round()
+        wall, cpu = time.perf_counter(), time.process_time()
+        self.engine.sync_blocks(round_)
+        self.engine.take_responses(round_)
+        self.engine.tick(round_)
+        week.wall.append(time.perf_counter() - wall)
+        week.cpu.append(time.process_time() - cpu)
+        week.engine_invitations += round_.invitations
+        week.invitations += self._new_invitations()
+        self._employees_read_their_calendars(self.now - self.settings.step)
+        self.now += self.settings.step
 
     # -- the simulated employees --------------------------------------------------------
 

@@ -38,8 +38,9 @@ EXPANDED_CURSOR = "expanded-at"
 REEXPAND_EVERY = timedelta(hours=1)
 RESPONSE_BATCH = 50
 """Replies fetched (and parsed) at a time; the inbox cursor moves after each batch. Small
-enough that a daemon restarted over a backlog journals its first replies within a second
-(a kill loop with 200 per batch made no progress at all: each life died while parsing)."""
+enough that a daemon restarted over a backlog journals its first replies soon: with 200,
+reading a batch took 3-4 s on a busy machine, and the crash-safety scenario, killing the
+daemon every few seconds, saw no reply taken at all."""
 
 _RECURRENCE = re.compile(r"^(RRULE|RDATE|EXRULE|RECURRENCE-ID)[;:]", re.IGNORECASE | re.MULTILINE)
 

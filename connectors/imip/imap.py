@@ -90,9 +90,27 @@ class ImapSession:
         self.state = self._select()
         return self.state
 
-    def new_uids(self, after: int) -> list[int]:
-        """UIDs above ``after``, ascending."""
-        _, data = _ok(self._connection.uid("SEARCH", f"UID {after + 1}:*"))
+    def new_uids(self, after: int, limit: int | None = None) -> list[int]:
+        """UIDs above ``after``, ascending; the first ``limit`` of them when given.
+
+        With a limit and the folder's UIDNEXT, only bounded ranges are searched (growing
+        past gaps): some servers pay per message in the range (pymap, the embedded
+        default, reads each one), and an open range over a backlog made every batch pay for
+        all of it, so that a daemon restarted often enough never caught up.
+        """
+        uidnext = self.state.uidnext
+        if limit is None or uidnext is None:
+            return self._search(f"{after + 1}:*", after)[:limit]
+        found: list[int] = []
+        start, window = after + 1, limit
+        while start < uidnext and len(found) < limit:
+            end = min(start + window, uidnext) - 1
+            found += self._search(f"{start}:{end}", after)
+            start, window = end + 1, window * 2
+        return found[:limit]
+
+    def _search(self, uid_set: str, after: int) -> list[int]:
+        _, data = _ok(self._connection.uid("SEARCH", f"UID {uid_set}"))
         uids = (int(word) for word in _first(data).split() if word.isdigit())
         # "n:*" always matches the last message, even when its UID is below n.
         return sorted(uid for uid in uids if uid > after)

@@ -45,6 +45,8 @@ class Inbox:
         self._seen: tuple[int, int] | None = None
         """(UIDVALIDITY, UID) up to which the last fetch saw the folder."""
         self._idle_refused = False
+        self._latest_received: tuple[int, datetime] | None = None
+        """(UIDVALIDITY, the latest arrival time reported so far)."""
 
     def fetch(self, cursor: str | None, limit: int) -> ResponseBatch:
         """Up to ``limit`` messages after ``cursor`` (``"UIDVALIDITY:UID"``), oldest first."""
@@ -85,7 +87,7 @@ class Inbox:
         else:
             state = self._reader.reselect()
         last = self._start_after(cursor, state)
-        uids = self._reader.new_uids(last)[:limit]
+        uids = self._reader.new_uids(last, limit)
         return state, last, uids, self._reader.fetch(uids, self._settings.max_message_bytes)
 
     def wait(self, timeout: float) -> bool:
@@ -178,6 +180,15 @@ class Inbox:
         if received_at is None:
             log.warning("%s gave no INTERNALDATE for UID %s", self._where(), message.uid)
             received_at = self._clock()
+        # UIDs rise in the order messages arrive (RFC 3501 2.3.1.1); INTERNALDATE only
+        # approximates it: whole seconds, stamped when the write ended, a clock that steps
+        # back. Taken as it is, an accept with a higher UID could be queued ahead of one the
+        # engine had already waitlisted and told its place. So no message counts as
+        # received before one with a lower UID (within a process's reading of the folder).
+        previous = self._latest_received
+        if previous is not None and previous[0] == uidvalidity and received_at < previous[1]:
+            received_at = previous[1]
+        self._latest_received = (uidvalidity, received_at)
         return inbound_reply(uidvalidity, message, received_at, self._settings)
 
     def _failure(self, error: BaseException) -> TemporaryError:

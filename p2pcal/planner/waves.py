@@ -49,7 +49,18 @@ NEVER = datetime.min.replace(tzinfo=UTC)
 
 def month_of(session: Session) -> str:
     """The calendar month a session counts against, in the coach's zone."""
-    return session.start.astimezone(ZoneInfo(session.tzid)).strftime("%Y-%m")
+    return month_at(session.start, session.tzid)
+
+
+@lru_cache(maxsize=1 << 14)
+def month_at(start: datetime, tzid: str) -> str:
+    """The calendar month of ``start`` in zone ``tzid`` (asked for every session in every
+    round: cached).
+
+    >>> month_at(datetime(2026, 9, 30, 23, tzinfo=UTC), "Europe/Berlin")
+    '2026-10'
+    """
+    return start.astimezone(ZoneInfo(tzid)).strftime("%Y-%m")
 
 
 @dataclass(frozen=True)
@@ -203,16 +214,18 @@ class Pool:
         buckets = {p: free[p] for p in self._placements_for(session) if free.get(p)}
         if not buckets:
             return
-        wanted = [
-            email
-            for email in self.by_topic.get(session.topic.lower(), ())
-            if email in buckets.get(self.placement[email], ())
-        ]
         everyone: Iterable[str] = (
             next(iter(buckets.values()))
             if len(buckets) == 1
             else heapq.merge(*buckets.values(), key=self.rank.__getitem__)
         )
+        topic = session.topic.lower()
+        wanting = self.by_topic.get(topic, ())
+        if sum(map(len, buckets.values())) < len(wanting):
+            everyone = list(everyone)  # the fewer: walk the free ones, not the keen ones
+            wanted = [e for e in everyone if topic in self.employees[e].topics]
+        else:
+            wanted = [e for e in wanting if e in buckets.get(self.placement[e], ())]
         seen: set[str] = set()
         for group in (wanted, everyone):
             deferred: list[str] = []

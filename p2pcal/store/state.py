@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     ColumnElement,
@@ -24,7 +23,7 @@ from p2pcal import actions
 from p2pcal.ledger import SessionView
 from p2pcal.model import Booking, BookingState, Session, SessionState
 from p2pcal.planner import Plan
-from p2pcal.planner.waves import History, Seat
+from p2pcal.planner.waves import History, Seat, month_at
 from p2pcal.store.rows import booking_from_row, booking_to_row, session_from_row, session_to_row
 from p2pcal.store.schema import bookings, outbox, reminders, seats, sessions
 
@@ -265,7 +264,20 @@ def histories(conn: Connection, since: datetime) -> dict[str, History]:
     )
     for employee, count in conn.execute(open_counts):
         found.setdefault(employee, History()).open_invitations = int(count)
-    seated = (
+    # every seat ever held counts for the topics, recent ones for the rest: two queries,
+    # so that the long tail of old seats costs no time conversions
+    held = and_(
+        bookings.c.state.in_(SEATED), sessions.c.state.in_((*LIVE, SessionState.DONE.value))
+    )
+    topics = (
+        select(bookings.c.employee, sessions.c.topic)
+        .join(sessions, sessions.c.id == bookings.c.session_id)
+        .where(held)
+        .distinct()
+    )
+    for employee, topic in conn.execute(topics):
+        found.setdefault(employee, History()).topics_attended.add(topic.lower())
+    recent = (
         select(
             bookings.c.employee,
             sessions.c.id,
@@ -275,18 +287,11 @@ def histories(conn: Connection, since: datetime) -> dict[str, History]:
             sessions.c.tzid,
         )
         .join(sessions, sessions.c.id == bookings.c.session_id)
-        .where(
-            bookings.c.state.in_(SEATED),
-            sessions.c.state.in_((*LIVE, SessionState.DONE.value)),
-        )
+        .where(held, sessions.c.start_utc >= since)
     )
-    for r in conn.execute(seated):
-        history = found.setdefault(r.employee, History())
-        topic = r.topic.lower()
-        history.topics_attended.add(topic)
-        if r.start_utc >= since:
-            month = r.start_utc.astimezone(ZoneInfo(r.tzid)).strftime("%Y-%m")
-            history.seats.append(Seat(r.id, r.start_utc, r.end_utc, topic, month))
+    for employee, session_id, start, end, topic, tzid in conn.execute(recent):
+        seat = Seat(session_id, start, end, topic.lower(), month_at(start, tzid))
+        found[employee].seats.append(seat)
     return found
 
 

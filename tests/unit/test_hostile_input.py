@@ -176,7 +176,7 @@ def test_a_well_formed_reply_counts_exactly_when_it_should(reply: Reply) -> None
 
     if expect.counts:
         assert reason is None, f"rejected ({reason}) a reply that must count: {reply}"
-        assert got.sender == CAST.employee
+        assert got.sender == CAST.owner(reply.uid) == got.attendees[0]
         if expect.partstat is not None:
             assert got.partstat is expect.partstat
         assert plan(got).outcome

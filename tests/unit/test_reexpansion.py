@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from p2pcal import engine as engine_module
-from p2pcal.ical.blocks import BlockRules, ItemBlocks
+from p2pcal.ical.blocks import BlockRules, ItemBlocks, read_blocks
 from p2pcal.model import CalendarDelta, Employee
 from p2pcal.planner.rules import Rules
 from p2pcal.store.schema import sessions
@@ -79,11 +79,10 @@ def test_a_single_block_read_whole_is_not_parsed_again(
             "s.ics": _weekly("s", "SQL", datetime(2026, 11, 24, 10, tzinfo=BERLIN)),
         },
     )
-    read = engine_module.read_blocks
     reads: list[str] = []
 
     def counting(data: str, rules: BlockRules, start: datetime, end: datetime) -> ItemBlocks:
-        found = read(data, rules, start, end)
+        found = read_blocks(data, rules, start, end)
         reads.extend(found.uids)
         return found
 
@@ -104,10 +103,10 @@ def test_a_block_with_recurrence_is_never_settled() -> None:
     start = datetime(2026, 11, 24, 10, tzinfo=BERLIN)
     one = ItemBlocks(("s",), (), ())
     text = _weekly("s", "SQL", start)
-    found = engine_module.read_blocks(text, BlockRules(), T0, T0 + timedelta(days=7))
+    found = read_blocks(text, BlockRules(), T0, T0 + timedelta(days=7))
     assert len(found.occurrences) == 1
     assert not engine_module.settled(text, found)
     single = _block("a", "SQL", start, "R")
-    found = engine_module.read_blocks(single, BlockRules(), T0, T0 + timedelta(days=7))
+    found = read_blocks(single, BlockRules(), T0, T0 + timedelta(days=7))
     assert engine_module.settled(single, found)
     assert not engine_module.settled(single, one)  # nothing read yet: may come into reach
