@@ -190,7 +190,7 @@ def _number(value: int | str) -> int:
         return value
     for names in (WEEKDAYS, WEEK_NUMBERS, MONTHS):
         if value in names:
-            return names.index(value) + 1
+            return int(names.index(value)) + 1
     raise Unsupported(f"unexpected recurrence value {value!r}")
 
 
