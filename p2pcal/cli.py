@@ -137,6 +137,24 @@ def sync(ctx: click.Context, once: bool) -> None:
 
 
 @main.command()
+@click.pass_context
+@handles_errors
+def doctor(ctx: click.Context) -> None:
+    """Check that every server can be reached and every right is in place (changes nothing).
+
+    Exit 0 when all is well, 1 when something is missing (each FAIL line says what)."""
+    from p2pcal.doctor import examine, render
+
+    failed = 0
+    for finding in examine(_load(ctx)):
+        click.echo(render(finding))
+        failed += not finding.ok
+    if failed:
+        click.echo(f"p2pcal: {failed} check(s) failed", err=True)
+        sys.exit(1)
+
+
+@main.command()
 @click.option("--ids", is_flag=True, help="Add each session's id (for `p2pcal session`).")
 @click.pass_context
 @handles_errors

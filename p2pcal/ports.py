@@ -121,5 +121,34 @@ class ResponseSource(Protocol):
     def close(self) -> None: ...
 
 
+@dataclass(frozen=True)
+class Finding:
+    """One thing ``p2pcal doctor`` checked."""
+
+    subject: str
+    """What was checked, e.g. ``calendar of ann@corp.example``."""
+    ok: bool
+    detail: str
+    """What was found; when not ok, exactly what is missing and how to fix it."""
+
+
+@dataclass(frozen=True)
+class CheckTargets:
+    """What a connector is used for in this configuration, for its self-check."""
+
+    calendars: tuple[str, ...] = ()
+    """The coaches' calendars it reads blocks from (empty: it reads none)."""
+    organizer: bool = False
+    """It sends invitations and mail, and reads the answers, for the organizer."""
+
+
+@runtime_checkable
+class SelfChecking(Protocol):
+    """A connector that can check, without changing anything, that it can reach its
+    servers and that the rights it needs are in place."""
+
+    def check(self, targets: CheckTargets) -> list[Finding]: ...
+
+
 class Clock(Protocol):
     def __call__(self) -> datetime: ...

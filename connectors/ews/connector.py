@@ -4,13 +4,14 @@ organizer's, answers read off the organizer's meeting items."""
 from __future__ import annotations
 
 from connectors.ews.accounts import Exchange
+from connectors.ews.health import check
 from connectors.ews.meetings import Meetings
 from connectors.ews.options import EwsSettings
 from connectors.ews.properties import register
 from connectors.ews.responses import ResponseReader
 from connectors.ews.source import BlockReader
 from p2pcal.model import CalendarDelta, Email, Invitation, ResponseBatch
-from p2pcal.ports import ConnectorContext
+from p2pcal.ports import CheckTargets, ConnectorContext, Finding
 
 
 class EwsConnector:
@@ -21,6 +22,7 @@ class EwsConnector:
     def __init__(self, settings: EwsSettings, context: ConnectorContext) -> None:
         register()
         self.exchange = Exchange(settings, context.timeout)
+        self._organizer = context.organizer.email
         self._blocks = BlockReader(self.exchange)
         self._meetings = Meetings(self.exchange, context.organizer)
         self._responses = ResponseReader(self.exchange, context.organizer, settings.poll_seconds)
@@ -41,6 +43,9 @@ class EwsConnector:
 
     def wait(self, timeout: float) -> bool:
         return self._responses.wait(timeout)
+
+    def check(self, targets: CheckTargets) -> list[Finding]:
+        return check(self.exchange, self._organizer, targets)
 
     def close(self) -> None:
         self._responses.close()
