@@ -9,54 +9,27 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from p2pcal.embedded import attendee
 from p2pcal.embedded.caldav_servers import RadicaleServer
 from p2pcal.embedded.mail_server import MailServer
+from tests.e2e.backends import (
+    ORGANIZER,
+    SERVICE_SECRET,
+    Coaches,
+    DavCoaches,
+    MailPeople,
+    People,
+    block_ics,
+    http,
+)
 
-ORGANIZER = "p2p@corp.example"
-
-
-def block_ics(uid: str, topic: str, start: datetime, minutes: int = 90, location: str = "") -> str:
-    zone = start.tzinfo
-    assert isinstance(zone, ZoneInfo)
-    end = start + timedelta(minutes=minutes)
-    return "\r\n".join(
-        [
-            "BEGIN:VCALENDAR",
-            "VERSION:2.0",
-            "PRODID:-//p2pcal tests//EN",
-            "BEGIN:VEVENT",
-            f"UID:{uid}",
-            "DTSTAMP:20261101T000000Z",
-            f"DTSTART;TZID={zone.key}:{start:%Y%m%dT%H%M%S}",
-            f"DTEND;TZID={zone.key}:{end:%Y%m%dT%H%M%S}",
-            f"SUMMARY:P2P: {topic}",
-            f"LOCATION:{location}",
-            "END:VEVENT",
-            "END:VCALENDAR",
-            "",
-        ]
-    )
-
-
-def http(method: str, url: str, body: str | None = None) -> bytes:
-    request = urllib.request.Request(
-        url,
-        data=body.encode() if body is not None else None,
-        method=method,
-        headers={"Content-Type": "text/calendar; charset=utf-8", "Depth": "1"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        data: bytes = response.read()
-        return data
+__all__ = ["ORGANIZER", "Deployment", "block_ics", "http", "wait_until"]
 
 
 def wait_until(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
@@ -71,17 +44,28 @@ def wait_until(check: Callable[[], bool], what: str, timeout: float = 30.0) -> N
 @dataclass
 class Deployment:
     root: Path
-    dav: RadicaleServer
-    mail: MailServer
+    dav: RadicaleServer | None
+    mail: MailServer | None
     coaches: dict[str, tuple[str, str]]
-    """email -> (time zone, calendar URL)"""
+    """email -> (time zone, calendar: a CalDAV URL or an Exchange mailbox)"""
     employees: list[str]
     clock_file: Path
+    blocks: Coaches | None = None
+    """Where coaches keep their blocks (default: CalDAV on ``dav``)."""
+    people: People | None = None
+    """Where everyone reads mail and answers (default: SMTP+IMAP on ``mail``)."""
     config_path: Path = field(init=False)
     process: subprocess.Popen[bytes] | None = None
 
     def __post_init__(self) -> None:
         self.config_path = self.root / "config.toml"
+        if self.people is None:
+            assert self.mail is not None
+            self.people = MailPeople(self.mail)
+        if self.blocks is None:
+            assert self.dav is not None
+            calendars = {email: calendar for email, (_, calendar) in self.coaches.items()}
+            self.blocks = DavCoaches(self.dav, calendars)
 
     def write_config(self, poll: str = "1s", extra: str = "") -> None:
         coaches = "".join(
@@ -95,6 +79,8 @@ class Deployment:
             for i, email in enumerate(self.employees)
         )
         (self.root / "organizer.secret").write_text("pw-p2p")
+        (self.root / "service.secret").write_text(SERVICE_SECRET)
+        assert self.people is not None and self.blocks is not None
         self.config_path.write_text(
             f"""
 [p2pcal]
@@ -106,22 +92,8 @@ timeout = "10s"
 [organizer]
 email = "{ORGANIZER}"
 
-[calendars]
-connector = "dav"
-url = "{self.dav.url}"
-published_calendar = "{self.dav.url}p2p/sessions/"
-
-[mail]
-connector = "imip"
-smtp_host = "{self.mail.smtp_host}"
-smtp_port = {self.mail.smtp_port}
-smtp_security = "none"
-imap_host = "{self.mail.imap_host}"
-imap_port = {self.mail.imap_port}
-imap_security = "none"
-username = "{ORGANIZER}"
-password_file = "organizer.secret"
-
+{self.blocks.section()}
+{self.people.section()}
 {coaches}
 {employees}
 """
@@ -169,10 +141,12 @@ password_file = "organizer.secret"
         return (self.root / "daemon.log").read_text(errors="replace")
 
     def inbox(self, email: str) -> list[EmailMessage]:
+        assert self.mail is not None
         return self.mail.messages_for(email)
 
     def itip(self, email: str) -> list[attendee.Received]:
-        return attendee.received(self.inbox(email))
+        assert self.people is not None
+        return self.people.itip(email)
 
     def invitation(self, email: str, topic: str, day: str = "") -> attendee.Received:
         """The first invitation to ``topic`` (starting on ``day``, ``YYYYMMDD``, in the
@@ -186,11 +160,12 @@ password_file = "organizer.secret"
         return found[0]
 
     def reply(self, email: str, topic: str, partstat: str, day: str = "") -> None:
-        invitation = self.invitation(email, topic, day)
-        attendee.send_reply(self.mail.smtp_host, self.mail.smtp_port, invitation, email, partstat)
+        assert self.people is not None
+        self.people.reply(email, self.invitation(email, topic, day), partstat)
 
     def subjects(self, email: str) -> list[str]:
-        return [str(m["Subject"]) for m in self.inbox(email)]
+        assert self.people is not None
+        return [m.subject for m in self.people.messages(email)]
 
 
 def _dtstart(calendar: str) -> str:

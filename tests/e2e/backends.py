@@ -1,0 +1,307 @@
+"""Where the people of an end-to-end run live: coaches' blocks on CalDAV or Exchange,
+employees' (and coaches') mail on SMTP+IMAP or Exchange. Each side writes its own part
+of the daemon's configuration and acts as the people's clients do there."""
+
+from __future__ import annotations
+
+import threading
+import urllib.request
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from exchangelib import (
+    BASIC,
+    Account,
+    CalendarItem,
+    Configuration,
+    Credentials,
+    EWSDateTime,
+    EWSTimeZone,
+    FailFast,
+)
+
+from p2pcal.embedded import attendee
+from p2pcal.embedded.attendee import Received
+from p2pcal.embedded.caldav_servers import RadicaleServer
+from p2pcal.embedded.mail_server import MailServer
+from tests.servers.ews import EwsServer
+
+ORGANIZER = "p2p@corp.example"
+SERVICE = "svc-p2pcal@corp.example"
+SERVICE_SECRET = "svc-pw"
+
+
+@dataclass(frozen=True)
+class Seen:
+    """One message in someone's mailbox, as the tests read it."""
+
+    subject: str
+    text: str
+    everything: str
+    """All of it that a person could see (headers, body, calendar data, attendees)."""
+
+
+class Coaches(Protocol):
+    published: str | None
+    """URL of the published calendar, when the backend has one."""
+
+    def calendar(self, coach: str, name: str) -> str: ...
+
+    def put(self, coach: str, uid: str, topic: str, start: datetime, location: str) -> None: ...
+
+    def delete(self, coach: str, uid: str) -> None: ...
+
+    def section(self) -> str: ...
+
+
+class People(Protocol):
+    def itip(self, email: str) -> list[Received]: ...
+
+    def messages(self, email: str) -> list[Seen]: ...
+
+    def reply(self, email: str, invitation: Received, partstat: str) -> None: ...
+
+    def section(self) -> str: ...
+
+
+# -- CalDAV and email --------------------------------------------------------------------
+
+
+def block_ics(uid: str, topic: str, start: datetime, minutes: int = 90, location: str = "") -> str:
+    zone = start.tzinfo
+    assert isinstance(zone, ZoneInfo)
+    end = start + timedelta(minutes=minutes)
+    return "\r\n".join(
+        [
+            "BEGIN:VCALENDAR",
+            "VERSION:2.0",
+            "PRODID:-//p2pcal tests//EN",
+            "BEGIN:VEVENT",
+            f"UID:{uid}",
+            "DTSTAMP:20261101T000000Z",
+            f"DTSTART;TZID={zone.key}:{start:%Y%m%dT%H%M%S}",
+            f"DTEND;TZID={zone.key}:{end:%Y%m%dT%H%M%S}",
+            f"SUMMARY:P2P: {topic}",
+            f"LOCATION:{location}",
+            "END:VEVENT",
+            "END:VCALENDAR",
+            "",
+        ]
+    )
+
+
+def http(method: str, url: str, body: str | None = None) -> bytes:
+    request = urllib.request.Request(
+        url,
+        data=body.encode() if body is not None else None,
+        method=method,
+        headers={"Content-Type": "text/calendar; charset=utf-8", "Depth": "1"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        data: bytes = response.read()
+        return data
+
+
+class DavCoaches:
+    def __init__(self, dav: RadicaleServer, calendars: dict[str, str] | None = None) -> None:
+        self.dav = dav
+        self.calendars = dict(calendars or {})
+        """coach -> calendar URL"""
+        self.published: str | None = f"{dav.url}p2p/sessions/"
+
+    def calendar(self, coach: str, name: str) -> str:
+        url = self.dav.make_calendar(f"{coach.split('@')[0]}/p2p", name)
+        self.calendars[coach] = url
+        return url
+
+    def put(self, coach: str, uid: str, topic: str, start: datetime, location: str) -> None:
+        http(
+            "PUT",
+            f"{self.calendars[coach]}{uid}.ics",
+            block_ics(uid, topic, start, location=location),
+        )
+
+    def delete(self, coach: str, uid: str) -> None:
+        http("DELETE", f"{self.calendars[coach]}{uid}.ics")
+
+    def section(self) -> str:
+        return (
+            f'[calendars]\nconnector = "dav"\nurl = "{self.dav.url}"\n'
+            f'published_calendar = "{self.published}"\n'
+        )
+
+
+class MailPeople:
+    def __init__(self, mail: MailServer) -> None:
+        self.mail = mail
+
+    def itip(self, email: str) -> list[Received]:
+        return attendee.received(self.mail.messages_for(email))
+
+    def messages(self, email: str) -> list[Seen]:
+        return [
+            Seen(str(m["Subject"]), attendee.text_part(m), m.as_string())
+            for m in self.mail.messages_for(email)
+        ]
+
+    def reply(self, email: str, invitation: Received, partstat: str) -> None:
+        attendee.send_reply(self.mail.smtp_host, self.mail.smtp_port, invitation, email, partstat)
+
+    def section(self) -> str:
+        return (
+            f'[mail]\nconnector = "imip"\nsmtp_host = "{self.mail.smtp_host}"\n'
+            f'smtp_port = {self.mail.smtp_port}\nsmtp_security = "none"\n'
+            f'imap_host = "{self.mail.imap_host}"\nimap_port = {self.mail.imap_port}\n'
+            f'imap_security = "none"\nusername = "{ORGANIZER}"\n'
+            'password_file = "organizer.secret"\n'
+        )
+
+
+# -- Exchange ----------------------------------------------------------------------------
+
+
+def ews_section(server: EwsServer, table: str) -> str:
+    return (
+        f'[{table}]\nconnector = "ews"\nurl = "{server.url}"\nusername = "{SERVICE}"\n'
+        'password_file = "service.secret"\nauth = "basic"\naccess = "impersonation"\n'
+        "poll_seconds = 0.2\n"
+    )
+
+
+class Outlook:
+    """People's own Outlook: each logs in to their own mailbox on the simulator."""
+
+    def __init__(self, server: EwsServer) -> None:
+        self.server = server
+        self._accounts: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def enrol(self, email: str, name: str) -> None:
+        if self.server.store.find_mailbox(email) is None:
+            self.server.add_mailbox(email, name, password=f"pw-{email}")
+
+    def account(self, email: str) -> Any:
+        with self._lock:
+            if email not in self._accounts:
+                config = Configuration(
+                    service_endpoint=self.server.url,
+                    credentials=Credentials(email, f"pw-{email}"),
+                    auth_type=BASIC,
+                    retry_policy=FailFast(),
+                )
+                self._accounts[email] = Account(
+                    email, config=config, autodiscover=False, access_type="delegate"
+                )
+            return self._accounts[email]
+
+
+def exchange_server(server: EwsServer) -> None:
+    """The organizer and the service account that acts for everyone."""
+    server.add_mailbox(SERVICE, "p2pcal service", password=SERVICE_SECRET)
+    server.add_mailbox(ORGANIZER, "P2P Sessions")
+    server.grant_impersonation(SERVICE)
+
+
+class ExchangeCoaches:
+    published: str | None = None
+
+    def __init__(self, outlook: Outlook) -> None:
+        self.outlook = outlook
+        self.items: dict[str, Any] = {}
+
+    def calendar(self, coach: str, name: str) -> str:
+        self.outlook.enrol(coach, name)
+        return coach
+
+    def put(self, coach: str, uid: str, topic: str, start: datetime, location: str) -> None:
+        account = self.outlook.account(coach)
+        zone = EWSTimeZone(str(start.tzinfo))
+        begin = EWSDateTime.from_datetime(start.replace(tzinfo=None)).replace(tzinfo=zone)
+        item = CalendarItem(
+            account=account,
+            folder=account.calendar,
+            subject=f"P2P: {topic}",
+            start=begin,
+            end=begin + timedelta(minutes=90),
+            location=location,
+        )
+        item.save()
+        self.items[uid] = item
+
+    def delete(self, coach: str, uid: str) -> None:
+        self.items.pop(uid).delete()
+
+    def section(self) -> str:
+        return ews_section(self.outlook.server, "calendars")
+
+
+class ExchangePeople:
+    def __init__(self, outlook: Outlook) -> None:
+        self.outlook = outlook
+
+    def _inbox(self, email: str) -> list[Any]:
+        self.outlook.enrol(email, email.split("@")[0])
+        items = list(self.outlook.account(email).inbox.all())
+        return sorted(items, key=lambda i: (i.datetime_received or datetime.min, i.id))
+
+    def itip(self, email: str) -> list[Received]:
+        found: list[Received] = []
+        sequences: dict[str, int] = {}
+        for item in self._inbox(email):
+            kind = type(item).__name__
+            if kind not in ("MeetingRequest", "MeetingCancellation"):
+                continue
+            uid = str(item.uid)
+            sequences[uid] = sequences.get(uid, -1) + 1
+            found.append(
+                Received(
+                    method="REQUEST" if kind == "MeetingRequest" else "CANCEL",
+                    uid=uid,
+                    sequence=sequences[uid],
+                    summary=str(item.subject or ""),
+                    organizer=str(getattr(item.organizer, "email_address", "") or "").lower(),
+                    subject=str(item.subject or ""),
+                    text=str(item.body or ""),
+                    calendar="",
+                )
+            )
+        return found
+
+    def messages(self, email: str) -> list[Seen]:
+        seen = []
+        for item in self._inbox(email):
+            people = [
+                str(getattr(getattr(a, "mailbox", a), "email_address", "") or "")
+                for field in (
+                    "required_attendees",
+                    "optional_attendees",
+                    "to_recipients",
+                    "cc_recipients",
+                )
+                for a in (getattr(item, field, None) or ())
+            ]
+            text = str(item.body or "")
+            seen.append(
+                Seen(str(item.subject or ""), text, " ".join([str(item.subject), text, *people]))
+            )
+        return seen
+
+    def reply(self, email: str, invitation: Received, partstat: str) -> None:
+        requests = [
+            i
+            for i in self._inbox(email)
+            if type(i).__name__ == "MeetingRequest" and str(i.uid) == invitation.uid
+        ]
+        assert requests, f"{email} has no meeting request {invitation.uid}"
+        request = requests[-1]
+        if partstat == "ACCEPTED":
+            request.accept()
+        elif partstat == "DECLINED":
+            request.decline()
+        else:
+            request.tentatively_accept()
+
+    def section(self) -> str:
+        return ews_section(self.outlook.server, "mail")
