@@ -47,9 +47,9 @@ class Meetings:
         with self._exchange.errors(doing):
             account = self._exchange.account(self._organizer.email)
             if invitation.method is ITipMethod.REQUEST:
-                self._request(account, invitation, message_id, text, subject)
+                self._request(account, invitation, message_id, text)
             elif invitation.method is ITipMethod.CANCEL:
-                self._cancel(account, invitation, message_id, text)
+                self._cancel(account, invitation, text, subject)
             else:  # DECLINECOUNTER has no Exchange form: the text goes as a message
                 self._message(
                     account,
@@ -66,21 +66,15 @@ class Meetings:
 
     # -- meeting items ------------------------------------------------------------------
 
-    def _request(
-        self,
-        account: Any,
-        invitation: Invitation,
-        message_id: str,
-        text: str,
-        subject: str | None,
-    ) -> None:
+    def _request(self, account: Any, invitation: Invitation, message_id: str, text: str) -> None:
         item = self._find(account, invitation.uid)
         if item is not None and item.p2p_message == message_id:
             log.info("ews: %s already applied to %s", message_id, invitation.attendee.email)
             return
         zone = EWSTimeZone(invitation.tzid)
         values = {
-            "subject": subject or invitation.summary,
+            # the calendar entry keeps the session's title; the change is told in the body
+            "subject": invitation.summary,
             "body": text,
             "start": _ews_time(invitation.start, zone),
             "end": _ews_time(invitation.end, zone),
@@ -112,12 +106,15 @@ class Meetings:
                 update_fields=list(values), send_meeting_invitations=SEND_TO_ALL_AND_SAVE_COPY
             )
 
-    def _cancel(self, account: Any, invitation: Invitation, message_id: str, text: str) -> None:
+    def _cancel(self, account: Any, invitation: Invitation, text: str, subject: str | None) -> None:
         item = self._find(account, invitation.uid)
         if item is None:
             log.info("ews: no meeting item for %s: nothing to cancel", invitation.attendee.email)
             return
-        item.cancel(body=text)
+        if subject:
+            item.cancel(subject=subject, body=text)
+        else:
+            item.cancel(body=text)
 
     def _find(self, account: Any, uid: str) -> Any | None:
         """The organizer's meeting item for invitation ``uid``, or None."""
