@@ -1,0 +1,360 @@
+"""The real exchangelib against tests/servers/ews: every call the EWS connector makes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import pytest
+from exchangelib import (
+    Attendee,
+    CalendarItem,
+    EWSDateTime,
+    EWSTimeZone,
+    ExtendedProperty,
+    Mailbox,
+    Message,
+)
+from exchangelib.errors import (
+    ErrorAccessDenied,
+    ErrorImpersonateUserDenied,
+    ErrorInvalidSyncStateData,
+    ErrorNonExistentMailbox,
+    UnauthorizedError,
+)
+from exchangelib.items import SEND_TO_ALL_AND_SAVE_COPY
+
+from tests.servers.ews import EwsServer
+from tests.servers.ews.fixtures import SERVICE, ews_account, ews_server  # noqa: F401
+
+BERLIN = EWSTimeZone("Europe/Berlin")
+COACH = "coach@corp.example"
+ALICE = "alice@corp.example"
+BOB = "bob@corp.example"
+ROOM = "room1@corp.example"
+
+
+class P2pUid(ExtendedProperty):
+    distinguished_property_set_id = "PublicStrings"
+    property_name = "p2pcal-uid"
+    property_type = "String"
+
+
+class P2pSeats(ExtendedProperty):
+    distinguished_property_set_id = "PublicStrings"
+    property_name = "p2pcal-seats"
+    property_type = "Integer"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _registered() -> Iterator[None]:
+    CalendarItem.register("p2p_uid", P2pUid)
+    CalendarItem.register("p2p_seats", P2pSeats)
+    yield
+    CalendarItem.deregister("p2p_uid")
+    CalendarItem.deregister("p2p_seats")
+
+
+@pytest.fixture
+def server(ews_server: EwsServer) -> EwsServer:  # noqa: F811
+    ews_server.add_mailbox(COACH, "Coach Carla")
+    ews_server.add_mailbox(ALICE, "Alice", password="pw-alice")
+    ews_server.add_mailbox(BOB, "Bob", password="pw-bob")
+    ews_server.add_mailbox(ROOM, "Room 1", kind="room")
+    return ews_server
+
+
+def at(day: int, hour: int, minute: int = 0, month: int = 12) -> EWSDateTime:
+    return EWSDateTime(2026, month, day, hour, minute, tzinfo=BERLIN)
+
+
+def meeting(account, subject: str = "P2P: Negotiation", attendees=(ALICE,), rooms=(), **extra):  # type: ignore[no-untyped-def]
+    item = CalendarItem(
+        account=account,
+        folder=account.calendar,
+        subject=subject,
+        body="Bring a question.",
+        start=extra.pop("start", at(1, 10)),
+        end=extra.pop("end", at(1, 11, 30)),
+        location="Room 1",
+        required_attendees=[
+            Attendee(mailbox=Mailbox(email_address=a), response_type="Unknown") for a in attendees
+        ],
+        resources=[
+            Attendee(mailbox=Mailbox(email_address=r), response_type="Unknown") for r in rooms
+        ]
+        or None,
+        **extra,
+    )
+    item.save(send_meeting_invitations=SEND_TO_ALL_AND_SAVE_COPY)
+    return item
+
+
+# -- 1, 2: connecting, access rights, folders -----------------------------------
+
+
+def test_version_is_guessed_from_the_server_version_header(server: EwsServer) -> None:
+    account = ews_account(server, COACH)
+    assert account.version.build.major_version == 15
+    assert account.version.api_version == "Exchange2016"
+    assert server.requests[0].operation == "ConvertId"
+
+
+def test_impersonation_reaches_the_mailbox_and_its_folders(server: EwsServer) -> None:
+    account = ews_account(server, COACH)
+    assert account.calendar.name == "Calendar"
+    assert account.inbox.name == "Inbox"
+    assert account.root.name == "Root"
+    assert {r.mailbox for r in server.requests if r.operation == "GetFolder"} == {COACH}
+
+
+def test_impersonation_without_the_right_is_denied(server: EwsServer) -> None:
+    account = ews_account(server, COACH, user=ALICE, password="pw-alice")
+    with pytest.raises(ErrorImpersonateUserDenied):
+        account.calendar  # noqa: B018
+
+
+def test_wrong_password_is_unauthorized(server: EwsServer) -> None:
+    with pytest.raises(UnauthorizedError):
+        ews_account(server, COACH, password="wrong").calendar  # noqa: B018
+
+
+def test_delegate_opens_own_and_granted_mailboxes_only(server: EwsServer) -> None:
+    assert ews_account(server, ALICE, user=ALICE, password="pw-alice", delegate=True).calendar
+    with pytest.raises(ErrorAccessDenied):
+        ews_account(server, COACH, user=ALICE, password="pw-alice", delegate=True).calendar  # noqa: B018
+    server.grant_delegate(ALICE, COACH)
+    shared = ews_account(server, COACH, user=ALICE, password="pw-alice", delegate=True)
+    assert shared.calendar.name == "Calendar"
+    with pytest.raises(ErrorNonExistentMailbox):
+        nobody = "nobody@corp.example"
+        ews_account(server, nobody, user=ALICE, password="pw-alice", delegate=True).calendar  # noqa: B018
+
+
+# -- 3: SyncFolderItems ------------------------------------------------------------
+
+
+def test_sync_reports_creates_updates_and_deletes_since_a_state(server: EwsServer) -> None:
+    coach = ews_account(server, COACH)
+    first = meeting(coach, "P2P: One", attendees=())
+    initial = list(coach.calendar.sync_items(only_fields=["subject", "start"]))
+    assert [(kind, item.subject) for kind, item in initial] == [("create", "P2P: One")]
+    state = coach.calendar.item_sync_state
+
+    second = meeting(coach, "P2P: Two", attendees=())
+    first.subject = "P2P: One, moved"
+    first.save(update_fields=["subject"])
+    second.delete()
+    changes = list(coach.calendar.sync_items(sync_state=state, only_fields=["subject"]))
+    assert [(kind, getattr(item, "subject", None)) for kind, item in changes] == [
+        ("update", "P2P: One, moved")
+    ]
+
+    # The old state still resumes from where it was.
+    again = list(coach.calendar.sync_items(sync_state=state, only_fields=["subject"]))
+    assert [kind for kind, _ in again] == ["update"]
+
+
+def test_a_no_change_poll_is_one_request_with_no_changes(server: EwsServer) -> None:
+    coach = ews_account(server, COACH)
+    meeting(coach, attendees=())
+    list(coach.calendar.sync_items(only_fields=["subject"]))
+    state = coach.calendar.item_sync_state
+    before = server.count("SyncFolderItems")
+    assert list(coach.calendar.sync_items(sync_state=state, only_fields=["subject"])) == []
+    assert server.count("SyncFolderItems") == before + 1
+
+
+def test_sync_honours_max_changes_and_pages_to_the_end(server: EwsServer) -> None:
+    coach = ews_account(server, COACH)
+    for n in range(5):
+        meeting(coach, f"P2P: {n}", attendees=(), start=at(1 + n, 10), end=at(1 + n, 11))
+    before = server.count("SyncFolderItems")
+    changes = list(coach.calendar.sync_items(only_fields=["subject"], max_changes_returned=2))
+    assert sorted(item.subject for _, item in changes) == [f"P2P: {n}" for n in range(5)]
+    assert server.count("SyncFolderItems") - before == 3
+
+
+def test_sync_deletes_an_item_created_before_the_state(server: EwsServer) -> None:
+    coach = ews_account(server, COACH)
+    item = meeting(coach, attendees=())
+    list(coach.calendar.sync_items(only_fields=["subject"]))
+    state = coach.calendar.item_sync_state
+    item_id = item.id
+    item.delete()
+    changes = list(coach.calendar.sync_items(sync_state=state, only_fields=["subject"]))
+    assert [(kind, found.id) for kind, found in changes] == [("delete", item_id)]
+
+
+def test_a_garbled_sync_state_is_invalid(server: EwsServer) -> None:
+    coach = ews_account(server, COACH)
+    with pytest.raises(ErrorInvalidSyncStateData):
+        list(coach.calendar.sync_items(sync_state="bm90IGEgc3RhdGU=", only_fields=["subject"]))
+
+
+# -- 4: GetItem ------------------------------------------------------------------
+
+
+FIELDS = [
+    "subject", "start", "end", "_start_timezone", "_end_timezone", "is_all_day", "location",
+    "categories", "body", "uid", "type", "recurrence", "modified_occurrences",
+    "deleted_occurrences", "is_cancelled", "required_attendees", "resources", "organizer",
+    "changekey", "p2p_uid", "p2p_seats",
+]  # fmt: skip
+
+
+def test_fetch_returns_the_fields_the_connector_reads(server: EwsServer) -> None:
+    coach = ews_account(server, COACH)
+    item = meeting(
+        coach, rooms=(ROOM,), categories=["P2P"], p2p_uid="s-1", p2p_seats=4, uid="uid-1"
+    )
+    [got] = coach.fetch(ids=[item], only_fields=FIELDS)
+    assert got.subject == "P2P: Negotiation"
+    assert got.start == at(1, 10) and got.end == at(1, 11, 30)
+    assert got._start_timezone == BERLIN and got._end_timezone == BERLIN
+    assert got.is_all_day is False
+    assert got.location == "Room 1"
+    assert got.categories == ["P2P"]
+    assert got.body == "Bring a question."
+    assert got.uid == "uid-1"
+    assert got.type == "Single"
+    assert got.is_cancelled is False
+    assert got.organizer.email_address == COACH
+    assert [a.mailbox.email_address for a in got.required_attendees] == [ALICE]
+    assert [(a.mailbox.email_address, a.response_type) for a in got.resources] == [(ROOM, "Accept")]
+    assert got.p2p_uid == "s-1"
+    assert got.p2p_seats == 4
+    assert got.changekey  # the room's answer already moved it past the key save() saw
+
+
+def test_extended_properties_come_back_only_when_asked_for(server: EwsServer) -> None:
+    coach = ews_account(server, COACH)
+    item = meeting(coach, attendees=(), p2p_uid="s-2")
+    [plain] = coach.fetch(ids=[item], only_fields=["subject"])
+    assert plain.p2p_uid is None
+    [asked] = coach.fetch(ids=[item], only_fields=["subject", "p2p_uid"])
+    assert asked.p2p_uid == "s-2"
+
+
+def test_fetch_of_a_missing_item_is_item_not_found(server: EwsServer) -> None:
+    from exchangelib.errors import ErrorItemNotFound
+
+    coach = ews_account(server, COACH)
+    item = meeting(coach, attendees=())
+    ident = (item.id, item.changekey)
+    item.delete()
+    [got] = coach.fetch(ids=[ident], only_fields=["subject"])
+    assert isinstance(got, ErrorItemNotFound)
+
+
+# -- 7, 10: invitations and responses -------------------------------------------------
+
+
+def test_invitation_lands_in_the_attendee_inbox_and_calendar(server: EwsServer) -> None:
+    organizer = ews_account(server, SERVICE)
+    item = meeting(organizer, uid="uid-inv")
+    alice = ews_account(server, ALICE, user=ALICE, password="pw-alice", delegate=True)
+    [request] = list(alice.inbox.all())
+    assert type(request).__name__ == "MeetingRequest"
+    assert request.subject == item.subject
+    assert request.author.email_address == SERVICE
+    [copy] = list(alice.calendar.all())
+    assert copy.uid == "uid-inv"
+    assert copy.my_response_type == "NoResponseReceived"
+    assert copy.legacy_free_busy_status == "Tentative"
+    assert [m.recipients for m in server.sent] == [(ALICE,)]
+
+
+def test_room_accepts_when_free_and_declines_a_conflict(server: EwsServer) -> None:
+    organizer = ews_account(server, SERVICE)
+    first = meeting(organizer, "P2P: First", rooms=(ROOM,))
+    second = meeting(organizer, "P2P: Clash", rooms=(ROOM,), start=at(1, 11), end=at(1, 12))
+    third = meeting(organizer, "P2P: Later", rooms=(ROOM,), start=at(1, 14), end=at(1, 15))
+    answers = [
+        organizer.calendar.get(id=i.id).resources[0].response_type for i in (first, second, third)
+    ]
+    assert answers == ["Accept", "Decline", "Accept"]
+
+
+def test_a_room_that_never_answers_leaves_the_response_unknown(server: EwsServer) -> None:
+    server.add_mailbox("silent@corp.example", "Silent room", kind="room", room_policy="never")
+    organizer = ews_account(server, SERVICE)
+    item = meeting(organizer, rooms=("silent@corp.example",))
+    assert organizer.calendar.get(id=item.id).resources[0].response_type == "Unknown"
+
+
+def test_accept_updates_the_organizer_item_with_the_server_time(server: EwsServer) -> None:
+    server.clock.freeze(dt.datetime(2026, 11, 27, 9, 30, 15, tzinfo=dt.UTC))  # type: ignore[attr-defined]
+    organizer = ews_account(server, SERVICE)
+    item = meeting(organizer, attendees=(ALICE, BOB))
+    list(organizer.calendar.sync_items(only_fields=["subject"]))
+    state = organizer.calendar.item_sync_state
+    alice = ews_account(server, ALICE, user=ALICE, password="pw-alice", delegate=True)
+    [request] = list(alice.inbox.all())
+    request.accept(body="See you")
+
+    [got] = organizer.fetch(
+        ids=[(item.id, item.changekey)], only_fields=["required_attendees", "changekey"]
+    )
+    by_address = {a.mailbox.email_address: a for a in got.required_attendees}
+    assert by_address[ALICE].response_type == "Accept"
+    assert by_address[ALICE].last_response_time == dt.datetime(
+        2026, 11, 27, 9, 30, 15, tzinfo=dt.UTC
+    )
+    assert by_address[BOB].response_type == "Unknown"
+    assert got.changekey != item.changekey
+    changes = list(
+        organizer.calendar.sync_items(sync_state=state, only_fields=["required_attendees"])
+    )
+    assert [(kind, found.id) for kind, found in changes] == [("update", item.id)]
+    [response] = list(organizer.inbox.all())
+    assert type(response).__name__ == "MeetingResponse"
+    assert response.subject == "Accepted: P2P: Negotiation"
+    assert response.author.email_address == ALICE
+    # The request left Alice's inbox; her calendar copy is accepted.
+    assert list(alice.inbox.all()) == []
+    assert [c.my_response_type for c in alice.calendar.all()] == ["Accept"]
+
+
+def test_decline_and_tentative_with_a_proposed_time(server: EwsServer) -> None:
+    organizer = ews_account(server, SERVICE)
+    item = meeting(organizer, attendees=(ALICE, BOB))
+    alice = ews_account(server, ALICE, user=ALICE, password="pw-alice", delegate=True)
+    bob = ews_account(server, BOB, user=BOB, password="pw-bob", delegate=True)
+    [alice_copy] = list(alice.calendar.all())
+    alice_copy.decline(proposed_start=at(2, 10), proposed_end=at(2, 11, 30))
+    [bob_request] = list(bob.inbox.all())
+    bob_request.tentatively_accept()
+
+    got = organizer.calendar.get(id=item.id)
+    by_address = {a.mailbox.email_address: a for a in got.required_attendees}
+    assert by_address[ALICE].response_type == "Decline"
+    assert by_address[ALICE].proposed_start == at(2, 10)
+    assert by_address[ALICE].proposed_end == at(2, 11, 30)
+    assert by_address[BOB].response_type == "Tentative"
+    assert by_address[BOB].proposed_start is None
+    assert list(alice.calendar.all()) == []  # a declined meeting leaves the calendar
+    kinds = sorted(r.item_class for r in organizer.inbox.all())
+    assert kinds == ["IPM.Schedule.Meeting.Resp.Neg", "IPM.Schedule.Meeting.Resp.Tent"]
+
+
+def test_plain_mail_is_delivered_and_logged(server: EwsServer) -> None:
+    sender = ews_account(server, SERVICE)
+    Message(
+        account=sender, subject="Confirmed", body="Seat 1 is yours", to_recipients=[ALICE]
+    ).send(save_copy=False)
+    Message(
+        account=sender, folder=sender.sent, subject="Roster", body="Alice", to_recipients=[COACH]
+    ).send_and_save()
+    alice = ews_account(server, ALICE, user=ALICE, password="pw-alice", delegate=True)
+    [mail] = list(alice.inbox.all())
+    assert (mail.subject, mail.body, mail.author.email_address) == (
+        "Confirmed",
+        "Seat 1 is yours",
+        SERVICE,
+    )
+    assert [s.subject for s in sender.sent.all()] == ["Roster"]
+    assert [(m.recipients, m.subject, m.body) for m in server.sent] == [
+        ((ALICE,), "Confirmed", "Seat 1 is yours"),
+        ((COACH,), "Roster", "Alice"),
+    ]
