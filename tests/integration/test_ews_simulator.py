@@ -358,3 +358,257 @@ def test_plain_mail_is_delivered_and_logged(server: EwsServer) -> None:
         ((ALICE,), "Confirmed", "Seat 1 is yours"),
         ((COACH,), "Roster", "Alice"),
     ]
+
+
+# -- 5: CalendarView ---------------------------------------------------------------
+
+
+def series(account, pattern, boundary_start, *, first_start, first_end, **boundary):  # type: ignore[no-untyped-def]
+    from exchangelib.recurrence import Recurrence
+
+    item = CalendarItem(
+        account=account,
+        folder=account.calendar,
+        subject="P2P: Series",
+        start=first_start,
+        end=first_end,
+        recurrence=Recurrence(pattern=pattern, start=boundary_start, **boundary),
+    )
+    item.save()
+    return item
+
+
+def local_starts(account, start, end) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    return [
+        (o.start.astimezone(BERLIN).strftime("%Y-%m-%d %H:%M"), o.type)
+        for o in account.calendar.view(start=start, end=end)
+    ]
+
+
+def test_weekly_series_keeps_its_wall_clock_time_across_dst(server: EwsServer) -> None:
+    from exchangelib.recurrence import WeeklyPattern
+
+    coach = ews_account(server, COACH)
+    series(
+        coach,
+        WeeklyPattern(interval=1, weekdays=[1]),
+        dt.date(2026, 10, 19),
+        first_start=at(19, 10, month=10),
+        first_end=at(19, 11, 30, month=10),
+        number=3,
+    )
+    assert local_starts(coach, at(1, 0, month=10), at(30, 0, month=11)) == [
+        ("2026-10-19 10:00", "Occurrence"),
+        ("2026-10-26 10:00", "Occurrence"),
+        ("2026-11-02 10:00", "Occurrence"),
+    ]
+
+
+def test_modified_occurrence_is_an_exception_and_deleted_one_is_gone(server: EwsServer) -> None:
+    from exchangelib.recurrence import DailyPattern
+
+    coach = ews_account(server, COACH)
+    master = series(
+        coach,
+        DailyPattern(interval=1),
+        dt.date(2026, 12, 1),
+        first_start=at(1, 10),
+        first_end=at(1, 11),
+        number=4,
+    )
+    second = master.occurrence(2)
+    second.refresh()
+    second.start, second.end = at(2, 15), at(2, 16)
+    second.save(update_fields=["start", "end"])
+    master.occurrence(3).delete()
+    assert local_starts(coach, at(1, 0), at(10, 0)) == [
+        ("2026-12-01 10:00", "Occurrence"),
+        ("2026-12-02 15:00", "Exception"),
+        ("2026-12-04 10:00", "Occurrence"),
+    ]
+    [got] = coach.fetch(
+        ids=[master],
+        only_fields=["type", "modified_occurrences", "deleted_occurrences", "recurrence"],
+    )
+    assert got.type == "RecurringMaster"
+    assert [o.start.astimezone(BERLIN).hour for o in got.modified_occurrences] == [15]
+    assert [o.original_start.astimezone(BERLIN).day for o in got.modified_occurrences] == [2]
+    assert [d.start.astimezone(BERLIN).day for d in got.deleted_occurrences] == [3]
+    assert got.recurrence.boundary.number == 4
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected_days"),
+    [
+        ("daily-2", ["2026-12-01", "2026-12-03", "2026-12-05"]),
+        ("absolute-monthly", ["2026-12-15", "2027-01-15", "2027-02-15"]),
+        ("relative-monthly", ["2026-12-08", "2027-01-12", "2027-02-09"]),
+        ("absolute-yearly", ["2026-12-24", "2027-12-24"]),
+        ("relative-yearly", ["2027-03-26", "2028-03-31"]),
+    ],
+)
+def test_recurrence_patterns_expand_like_exchange(
+    server: EwsServer, pattern: str, expected_days: list[str]
+) -> None:
+    from exchangelib.recurrence import (
+        AbsoluteMonthlyPattern,
+        AbsoluteYearlyPattern,
+        DailyPattern,
+        RelativeMonthlyPattern,
+        RelativeYearlyPattern,
+    )
+
+    patterns = {
+        "daily-2": (DailyPattern(interval=2), {"end": dt.date(2026, 12, 5)}),
+        "absolute-monthly": (AbsoluteMonthlyPattern(interval=1, day_of_month=15), {"number": 3}),
+        # second Tuesday (exchangelib: weekday 2, week number 2)
+        "relative-monthly": (
+            RelativeMonthlyPattern(interval=1, weekday=2, week_number=2),
+            {"number": 3},
+        ),
+        "absolute-yearly": (AbsoluteYearlyPattern(day_of_month=24, month=12), {}),
+        # last Friday of March
+        "relative-yearly": (RelativeYearlyPattern(weekday=5, week_number=5, month=3), {}),
+    }
+    rule, boundary = patterns[pattern]
+    coach = ews_account(server, COACH)
+    series(coach, rule, dt.date(2026, 12, 1), first_start=at(1, 9), first_end=at(1, 10), **boundary)
+    days = [
+        s[:10]
+        for s, _ in local_starts(coach, at(1, 0), at(1, 0, month=12) + dt.timedelta(days=800))
+    ]
+    assert days[: len(expected_days)] == expected_days
+    if pattern in ("daily-2", "absolute-monthly", "relative-monthly"):
+        assert len(days) == len(expected_days)
+
+
+# -- 6: FindItem with a restriction ----------------------------------------------------
+
+
+def test_filter_on_an_extended_property_and_on_the_subject(server: EwsServer) -> None:
+    from exchangelib import Q
+
+    coach = ews_account(server, COACH)
+    meeting(coach, "P2P: Alpha", attendees=(), p2p_uid="s-a")
+    meeting(coach, "P2P: Beta", attendees=(), p2p_uid="s-b", start=at(2, 10), end=at(2, 11))
+    meeting(coach, "Dentist", attendees=(), start=at(3, 10), end=at(3, 11))
+    assert [i.subject for i in coach.calendar.filter(p2p_uid="s-b")] == ["P2P: Beta"]
+    assert sorted(i.subject for i in coach.calendar.filter(subject__icontains="p2p")) == [
+        "P2P: Alpha",
+        "P2P: Beta",
+    ]
+    either = coach.calendar.filter(Q(subject="Dentist") | Q(p2p_uid="s-a"))
+    assert sorted(i.subject for i in either) == ["Dentist", "P2P: Alpha"]
+    both = coach.calendar.filter(Q(subject__startswith="P2P") & ~Q(p2p_uid="s-a"))
+    assert [i.subject for i in both] == ["P2P: Beta"]
+
+
+# -- 8, 9: updates, conflicts, cancellations ----------------------------------------------
+
+
+def test_a_moved_meeting_reaches_attendees_as_an_update(server: EwsServer) -> None:
+    organizer = ews_account(server, SERVICE)
+    item = meeting(organizer, attendees=(ALICE,), uid="uid-move")
+    item.start, item.end = at(1, 14), at(1, 15, 30)
+    item.save(update_fields=["start", "end"], send_meeting_invitations=SEND_TO_ALL_AND_SAVE_COPY)
+    alice = ews_account(server, ALICE, user=ALICE, password="pw-alice", delegate=True)
+    requests = sorted(alice.inbox.all(), key=lambda r: r.meeting_request_type)
+    assert [r.meeting_request_type for r in requests] == ["FullUpdate", "NewMeetingRequest"]
+    [copy] = list(alice.calendar.all())
+    assert copy.start == at(1, 14)
+    assert copy.appointment_sequence_number == 1
+
+
+def test_a_removed_attendee_gets_a_cancellation_and_the_others_no_mail(server: EwsServer) -> None:
+    from exchangelib.items import SEND_TO_CHANGED_AND_SAVE_COPY
+
+    organizer = ews_account(server, SERVICE)
+    item = meeting(organizer, attendees=(ALICE, BOB))
+    item.required_attendees = [
+        a for a in item.required_attendees if a.mailbox.email_address == ALICE
+    ]
+    item.save(
+        update_fields=["required_attendees"], send_meeting_invitations=SEND_TO_CHANGED_AND_SAVE_COPY
+    )
+    assert [(m.recipients, m.item_class) for m in server.sent[2:]] == [
+        ((BOB,), "IPM.Schedule.Meeting.Canceled")
+    ]
+    bob = ews_account(server, BOB, user=BOB, password="pw-bob", delegate=True)
+    cancellation = [m for m in bob.inbox.all() if type(m).__name__ == "MeetingCancellation"]
+    assert len(cancellation) == 1
+    [copy] = list(bob.calendar.all())
+    assert copy.is_cancelled is True
+
+
+def test_a_stale_changekey_with_never_overwrite_is_an_irresolvable_conflict(
+    server: EwsServer,
+) -> None:
+    from exchangelib.errors import ErrorIrresolvableConflict
+    from exchangelib.items import NEVER_OVERWRITE
+
+    coach = ews_account(server, COACH)
+    item = meeting(coach, attendees=())
+    stale = coach.calendar.get(id=item.id)
+    item.subject = "P2P: First writer"
+    item.save(update_fields=["subject"])
+    stale.subject = "P2P: Second writer"
+    with pytest.raises(ErrorIrresolvableConflict):
+        stale.save(update_fields=["subject"], conflict_resolution=NEVER_OVERWRITE)
+    stale.save(update_fields=["subject"])  # AutoResolve lets the later write win
+    assert coach.calendar.get(id=item.id).subject == "P2P: Second writer"
+
+
+def test_deleting_a_meeting_cancels_it_for_attendees(server: EwsServer) -> None:
+    organizer = ews_account(server, SERVICE)
+    item = meeting(organizer, attendees=(ALICE,))
+    item.delete(send_meeting_cancellations=SEND_TO_ALL_AND_SAVE_COPY)
+    alice = ews_account(server, ALICE, user=ALICE, password="pw-alice", delegate=True)
+    [copy] = list(alice.calendar.all())
+    assert copy.is_cancelled is True
+    assert copy.subject.startswith("Canceled: ")
+    kinds = sorted(type(m).__name__ for m in alice.inbox.all())
+    assert kinds == ["MeetingCancellation", "MeetingRequest"]
+    assert list(organizer.calendar.all()) == []
+
+
+def test_cancel_sends_the_body_and_removes_the_organizer_item(server: EwsServer) -> None:
+    organizer = ews_account(server, SERVICE)
+    item = meeting(organizer, attendees=(ALICE,))
+    item.cancel(body="The coach is ill; see other sessions.")
+    assert list(organizer.calendar.all()) == []
+    assert server.sent[-1].body == "The coach is ill; see other sessions."
+    alice = ews_account(server, ALICE, user=ALICE, password="pw-alice", delegate=True)
+    [cancellation] = [m for m in alice.inbox.all() if type(m).__name__ == "MeetingCancellation"]
+    assert cancellation.body == "The coach is ill; see other sessions."
+    assert [c.is_cancelled for c in alice.calendar.all()] == [True]
+
+
+# -- 14: faults and the request log -------------------------------------------------------
+
+
+def test_throttling_answers_server_busy_with_a_back_off(server: EwsServer) -> None:
+    from exchangelib.errors import ErrorServerBusy
+
+    coach = ews_account(server, COACH)
+    calendar = coach.calendar
+    server.throttle(1, back_off_ms=2500)
+    with pytest.raises(ErrorServerBusy) as caught:
+        list(calendar.sync_items(only_fields=["subject"]))
+    assert caught.value.back_off == 2.5
+    assert list(calendar.sync_items(only_fields=["subject"])) == []
+
+
+def test_injected_failures_surface_as_errors(server: EwsServer) -> None:
+    from exchangelib.errors import ErrorInternalServerError, TransportError
+
+    coach = ews_account(server, COACH)
+    calendar = coach.calendar
+    server.fail_next(1, status=500)
+    with pytest.raises(TransportError):
+        list(calendar.sync_items(only_fields=["subject"]))
+    server.fail_next(1, status="ErrorInternalServerError")
+    with pytest.raises(ErrorInternalServerError):
+        list(calendar.sync_items(only_fields=["subject"]))
+    assert list(calendar.sync_items(only_fields=["subject"])) == []
+    assert [r.operation for r in server.requests[-3:]] == ["SyncFolderItems"] * 3
+    assert all(r.mailbox == COACH and r.login == SERVICE for r in server.requests[-3:])

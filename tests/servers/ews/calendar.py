@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from . import recurrence
 from .soap import EwsError
-from .store import Item, Store, format_datetime, new_id, parse_datetime
+from .store import Item, Store, format_datetime, parse_datetime
 
 _PREFIX = "OCC|"
 
@@ -120,8 +120,9 @@ def occurrence_by_index(store: Store, master: Item, index: int) -> Item | Occurr
 def materialize(store: Store, occurrence: Occurrence) -> Item:
     """Turn an occurrence into an exception item (before it is modified)."""
     master = occurrence.master
+    # An occurrence keeps its id when it becomes an exception, as in Exchange.
     exception = Item(
-        id=new_id("X"),
+        id=occurrence.id,
         kind="CalendarItem",
         folder=master.folder,
         created=store.now(),

@@ -140,6 +140,14 @@ def response_message(operation: str, error: EwsError | None = None) -> Element:
     xml = error.message_xml()
     if xml is not None:
         msg.append(xml)
+    # Sync operations keep their state elements in errors too; exchangelib reads
+    # them before it looks at the ResponseCode.
+    if operation == "SyncFolderItems":
+        sub(msg, m("SyncState"))
+        sub(msg, m("IncludesLastItemInRange"), "true")
+    elif operation == "SyncFolderHierarchy":
+        sub(msg, m("SyncState"))
+        sub(msg, m("IncludesLastFolderInRange"), "true")
     return msg
 
 

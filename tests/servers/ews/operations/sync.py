@@ -41,12 +41,7 @@ def sync_folder_items(ctx: Context, request: Element) -> Element:
     try:
         return _sync(ctx, request)
     except EwsError as e:
-        # Exchange keeps SyncState and IncludesLastItemInRange in an error message too
-        # (exchangelib reads both before it looks at the ResponseCode).
-        message = response_message("SyncFolderItems", e)
-        sub(message, m("SyncState"))
-        sub(message, m("IncludesLastItemInRange"), "true")
-        return operation_response("SyncFolderItems", [message])
+        return operation_response("SyncFolderItems", [response_message("SyncFolderItems", e)])
 
 
 def _sync(ctx: Context, request: Element) -> Element:
