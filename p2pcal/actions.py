@@ -76,6 +76,7 @@ def to_payload(action: Action) -> tuple[str, str]:
             "dtstamp": inv.dtstamp.isoformat(),
             "status": inv.status,
             "extra": dict(inv.extra),
+            "resource": inv.resource,
             "subject": action.subject,
             "text": action.text,
         }
@@ -110,6 +111,7 @@ def from_payload(key: str, session_id: str, kind: str, payload: str) -> Action:
             dtstamp=datetime.fromisoformat(data["dtstamp"]),
             status=data["status"],
             extra=data["extra"],
+            resource=bool(data.get("resource", False)),
         )
         return Deliver(
             key=key,

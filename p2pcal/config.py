@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from p2pcal import config_values as cv
 from p2pcal.errors import ConfigError
-from p2pcal.model import Coach, Employee, Person, WorkingHours
+from p2pcal.model import Coach, Employee, Person, Room, WorkingHours
 from p2pcal.planner.rules import Mixing, Rules
 from p2pcal.plugins import load_factory
 from p2pcal.ports import Option, Settings
@@ -53,6 +53,8 @@ class Config:
     coaches: tuple[Coach, ...]
     employees: tuple[Employee, ...]
     rules: Rules
+    rooms: tuple[Room, ...] = ()
+    """Rooms to book for in-person sessions, in the order they are tried."""
 
     def coach(self, email: str) -> Coach | None:
         return next((c for c in self.coaches if c.email == email), None)
@@ -154,6 +156,8 @@ def _parse(source: str, base: Path, raw: dict[str, Any]) -> Config:
     mail = _connector(source, base, "mail", top.require("mail", _table))
     coaches = _coaches(source, top.require("coaches", _list))
     employees = _roster(source, base, top.get("roster", _table, empty))
+    nothing: list[Any] = []
+    rooms = _rooms(source, top.get("rooms", _list, nothing))
     rules = _rules(source, top, capacity, employees)
     top.finish()
     return Config(
@@ -172,6 +176,7 @@ def _parse(source: str, base: Path, raw: dict[str, Any]) -> Config:
         horizon=horizon,
         timeout=timeout,
         rules=rules,
+        rooms=rooms,
     )
 
 
@@ -302,6 +307,26 @@ def _coaches(source: str, items: list[Any]) -> tuple[Coach, ...]:
     if not coaches:
         raise ConfigError(source, "coaches", "at least one coach is needed")
     return tuple(coaches)
+
+
+def _rooms(source: str, items: list[Any]) -> tuple[Room, ...]:
+    rooms: list[Room] = []
+    seen: set[str] = set()
+    for index, item in enumerate(items):
+        section = _Section(source, f"rooms[{index}]", item)
+        email = section.require("email", cv.as_email)
+        if email in seen:
+            raise ConfigError(source, section.key("email"), f"{email} is listed twice")
+        seen.add(email)
+        rooms.append(
+            Room(
+                email=email,
+                name=section.require("name", cv.as_str),
+                site=section.get("site", cv.as_str, ""),
+            )
+        )
+        section.finish()
+    return tuple(rooms)
 
 
 def _roster(source: str, base: Path, table: dict[str, Any]) -> tuple[Employee, ...]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,15 +21,19 @@ from p2pcal.errors import InvalidCalendarData, PermanentError, TemporaryError, U
 from p2pcal.ical.blocks import BlockRules, ItemBlocks, read_blocks
 from p2pcal.model import (
     BlockOccurrence,
+    Booking,
     CalendarItem,
     Coach,
     InboundReply,
     ITipMethod,
+    ResponseBatch,
+    RoomReservation,
 )
-from p2pcal.planner import Context, People, Plan, Policy
+from p2pcal.planner import Context, People, Plan, Policy, rooms
 from p2pcal.planner.counter import plan_counter
 from p2pcal.ports import BlockSource, ResponseSource
 from p2pcal.store import journal, state
+from p2pcal.store import rooms as store_rooms
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +95,7 @@ class Engine:
         self.people = People(
             coaches={c.email: c for c in config.coaches},
             employees={e.email: e for e in config.employees},
+            rooms=config.rooms,
         )
         with self.db.begin() as conn:
             secret = journal.secret(conn)
@@ -229,6 +234,7 @@ class Engine:
             assert view is not None
             alternatives = state.open_sessions_of_topic(conn, gone.topic, ctx.now)
             self.commit(conn, planner.plan_cancel(view, alternatives, ctx), ctx)
+            self._follow_room(conn, gone.id, ctx)
             sweeps.offer_holds(conn, view, ctx, self)
             round_.sessions_cancelled += 1
             log.info("session %s cancelled: its block is gone (%s)", gone.id, coach.email)
@@ -236,11 +242,13 @@ class Engine:
             view = state.view(conn, old.id)
             assert view is not None
             self.commit(conn, planner.plan_change(view, occurrence, ctx), ctx)
+            self._follow_room(conn, old.id, ctx)
             round_.sessions_changed += 1
             log.info("session %s updated from its block", old.id)
         for occurrence in changes.new:
             session = planner.new_session(occurrence, coach.email, coach.calendar, href, ctx)
             self.commit(conn, planner.Plan(sessions=[session], outcome="created"), ctx)
+            self.commit(conn, rooms.plan_reserve(session, ctx), ctx)
             round_.sessions_created += 1
             log.info(
                 "session %s created: %s by %s at %s",
@@ -275,54 +283,117 @@ class Engine:
 
     # -- responses ----------------------------------------------------------------------
 
-    def take_responses(self, round_: Round) -> None:
+    def take_responses(self, round_: Round, then: Callable[[], object] | None = None) -> None:
+        """Every reply in the mailbox, a batch at a time. After each batch is committed,
+        ``then`` runs (the daemon sends what the replies caused), then the sweeps."""
         while True:
             with self.transaction() as conn:
                 previous = journal.cursor(conn, INBOX_CURSOR)
             batch = self.responses.fetch(previous, RESPONSE_BATCH)
-            for reply in batch.replies:
-                self._take_reply(reply, round_)
-            with self.transaction() as conn:
-                journal.set_cursor(conn, INBOX_CURSOR, batch.cursor)
+            self.take_batch(batch, round_)
             if batch.replies:
+                if then is not None:
+                    then()
                 round_.invitations += sweeps.run(self)
             if len(batch.replies) < RESPONSE_BATCH:
                 return
 
-    def _take_reply(self, reply: InboundReply, round_: Round) -> None:
-        ctx = self.context()
+    def take_batch(self, batch: ResponseBatch, round_: Round) -> None:
+        """The replies of one fetch, and the inbox cursor past them, in one transaction.
+
+        Per batch, not per reply: ``BEGIN IMMEDIATE`` and the commit cost more CPU than a
+        reply's own statements (issue 4). Each reply is still journaled in the transaction
+        of its effects; a crash loses the batch as a whole, and the cursor, which moves in
+        the same transaction, reads it again. Should one reply fail, the batch is taken
+        again a reply per transaction, so those before it count and the error surfaces.
+        """
+        try:
+            self._take(batch.replies, batch.cursor, round_)
+        except Exception:
+            if len(batch.replies) < 2:
+                raise
+            log.warning("a reply of the batch failed; taking the batch one reply at a time")
+            for reply in batch.replies:
+                self._take((reply,), None, round_)
+            with self.transaction() as conn:
+                journal.set_cursor(conn, INBOX_CURSOR, batch.cursor)
+
+    def _take(self, replies: Sequence[InboundReply], cursor: str | None, round_: Round) -> None:
+        """``replies`` in one transaction, and the inbox cursor set to ``cursor`` if given."""
+        taken: list[tuple[journal.Entry, Booking | None]] = []
         with self.transaction() as conn:
-            if journal.seen(conn, reply.source_id):
-                return
-            booking = state.booking_by_uid(conn, reply.uid) if reply.uid else None
-            reason = planner.judge(reply, booking)
-            if reason is not None or booking is None:
-                journal.record(conn, reply, "ignored", reason or "", None, ctx.now)
-                round_.ignored += 1
-                log.info("reply %s from %s ignored: %s", reply.source_id, reply.sender, reason)
-                return
-            view = state.view(conn, booking.session_id)
-            assert view is not None
-            if reply.method is ITipMethod.COUNTER:
-                others = state.open_sessions_of_topic(conn, view.session.topic, ctx.now)
-                alternatives = [s for s in others if s.id != view.session.id]
-                plan = plan_counter(view, reply, alternatives, ctx)
-            else:
-                standing = sweeps.standing(conn, view, booking.employee, ctx, self)
-                plan = planner.plan_reply(view, reply, ctx, standing)
-            self.commit(conn, plan, ctx)
-            journal.record(conn, reply, plan.outcome, plan.reason, booking.id, ctx.now)
-            sweeps.after_seating(conn, view, plan, ctx, self)
+            seen = journal.seen_among(conn, [reply.source_id for reply in replies])
+            for reply in replies:
+                if reply.source_id not in seen:
+                    seen.add(reply.source_id)
+                    taken.append(self._take_reply(conn, reply))
+            journal.record(conn, [entry for entry, _ in taken])
+            if cursor is not None:
+                journal.set_cursor(conn, INBOX_CURSOR, cursor)
         crashpoint("after-commit")
-        round_.replies += 1
-        log.info(
-            "reply %s: %s %s session %s -> %s",
-            reply.source_id,
-            booking.employee,
-            reply.method if reply.method is ITipMethod.COUNTER else reply.partstat,
-            booking.session_id,
-            plan.outcome,
-        )
+        for entry, booking in taken:
+            reply = entry.reply
+            if entry.outcome == "ignored":
+                round_.ignored += 1
+                log.info(
+                    "reply %s from %s ignored: %s", reply.source_id, reply.sender, entry.reason
+                )
+                continue
+            if booking is None:
+                continue  # not an employee's answer (a room's): logged where it was taken
+            round_.replies += 1
+            log.info(
+                "reply %s: %s %s session %s -> %s",
+                reply.source_id,
+                booking.employee,
+                reply.method if reply.method is ITipMethod.COUNTER else reply.partstat,
+                booking.session_id,
+                entry.outcome,
+            )
+
+    def _take_reply(
+        self, conn: Connection, reply: InboundReply
+    ) -> tuple[journal.Entry, Booking | None]:
+        """Judge one reply and commit its plan; returns its journal entry, to be written
+        in the same transaction, and the booking it counted for (None: not an employee's)."""
+        ctx = self.context()
+        reservation = store_rooms.by_uid(conn, reply.uid) if reply.uid else None
+        if reservation is not None:
+            return self._take_room_answer(conn, reply, reservation, ctx), None
+        found = state.booking_and_view(conn, reply.uid) if reply.uid else None
+        booking, view = found or (None, None)
+        reason = planner.judge(reply, booking)
+        if reason is not None or booking is None or view is None:
+            return journal.Entry(reply, "ignored", reason or "", None, ctx.now), None
+        if reply.method is ITipMethod.COUNTER:
+            others = state.open_sessions_of_topic(conn, view.session.topic, ctx.now)
+            alternatives = [s for s in others if s.id != view.session.id]
+            plan = plan_counter(view, reply, alternatives, ctx)
+        else:
+            standing = sweeps.standing(conn, view, booking.employee, ctx, self)
+            plan = planner.plan_reply(view, reply, ctx, standing)
+        self.commit(conn, plan, ctx)
+        sweeps.after_seating(conn, view, plan, ctx, self)
+        return journal.Entry(reply, plan.outcome, plan.reason, booking.id, ctx.now), booking
+
+    def _take_room_answer(
+        self, conn: Connection, reply: InboundReply, reservation: RoomReservation, ctx: Context
+    ) -> journal.Entry:
+        reason = rooms.judge_room_answer(reply, reservation)
+        view = state.view(conn, reservation.session_id)
+        if reason is not None or view is None:
+            return journal.Entry(reply, "ignored", reason or "no such session", None, ctx.now)
+        plan = rooms.plan_room_answer(view, reservation, reply, ctx)
+        self.commit(conn, plan, ctx)
+        log.info("room %s answered for session %s: %s", reply.sender, view.session.id, plan.outcome)
+        return journal.Entry(reply, plan.outcome, plan.reason, None, ctx.now)
+
+    def _follow_room(self, conn: Connection, session_id: str, ctx: Context) -> None:
+        """The session changed: keep its room booking in step."""
+        view = state.view(conn, session_id)
+        assert view is not None
+        reservation = store_rooms.of_session(conn, session_id)
+        self.commit(conn, rooms.plan_follow(view.session, reservation, ctx), ctx)
 
     # -- timers -------------------------------------------------------------------------
 

@@ -216,6 +216,40 @@ class Session:
     """Where an in-person session takes place ("" : anywhere)."""
     virtual: bool = False
     """Online: invites across sites, within each invitee's working hours."""
+    block_location: str | None = None
+    """The location as the coach's block gives it, when the session takes place
+    elsewhere (the room named there declined and another was booked); ``None``: the
+    same as ``location``."""
+
+
+@dataclass(frozen=True)
+class Room:
+    """A bookable room: a resource mailbox that answers invitations by itself."""
+
+    email: str
+    name: str
+    site: str = ""
+
+
+class ReservationState(StrEnum):
+    REQUESTED = "requested"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class RoomReservation:
+    """The room booked for one session: an invitation to the room's mailbox."""
+
+    session_id: str
+    room: str
+    """The room's address."""
+    uid: str
+    sequence: int
+    state: ReservationState
+    tried: tuple[str, ...] = ()
+    """Rooms that declined this session before, in order."""
 
 
 @dataclass(frozen=True)
@@ -262,6 +296,8 @@ class Invitation:
     status: str = "CONFIRMED"
     extra: dict[str, str] = field(default_factory=dict)
     """Plain-text properties to add (e.g. ``URL``); values go through ``icalendar``."""
+    resource: bool = False
+    """The attendee is a room (CUTYPE=ROOM), booked rather than invited."""
 
 
 @dataclass(frozen=True)

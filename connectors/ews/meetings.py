@@ -83,19 +83,18 @@ class Meetings:
             "p2p_message": message_id,
         }
         if item is None:
+            attendee = Attendee(
+                mailbox=Mailbox(
+                    email_address=invitation.attendee.email, name=invitation.attendee.name
+                ),
+                response_type="Unknown",
+            )
             item = CalendarItem(
                 account=account,
                 folder=account.calendar,
                 uid=invitation.uid,
                 p2p_uid=invitation.uid,
-                required_attendees=[
-                    Attendee(
-                        mailbox=Mailbox(
-                            email_address=invitation.attendee.email, name=invitation.attendee.name
-                        ),
-                        response_type="Unknown",
-                    )
-                ],
+                **{"resources" if invitation.resource else "required_attendees": [attendee]},
                 **values,
             )
             item.save(send_meeting_invitations=SEND_TO_ALL_AND_SAVE_COPY)

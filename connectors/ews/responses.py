@@ -30,7 +30,7 @@ from p2pcal.model import InboundReply, ITipMethod, PartStat, Person, ResponseBat
 log = logging.getLogger(__name__)
 
 _CURSOR_PREFIX = "ews1:"
-_FIELDS = ("p2p_uid", "p2p_sequence", "required_attendees")
+_FIELDS = ("p2p_uid", "p2p_sequence", "required_attendees", "resources")
 _ANSWERS = {
     "Accept": PartStat.ACCEPTED,
     "Decline": PartStat.DECLINED,
@@ -127,7 +127,7 @@ def _answers(item: Any) -> list[InboundReply]:
         return []
     sequence = item.p2p_sequence if isinstance(item.p2p_sequence, int) else 0
     found: list[InboundReply] = []
-    for attendee in item.required_attendees or ():
+    for attendee in [*(item.required_attendees or ()), *(item.resources or ())]:
         email = (attendee.mailbox.email_address or "").lower()
         when = _utc(attendee.last_response_time)
         partstat = _ANSWERS.get(attendee.response_type or "")

@@ -102,6 +102,12 @@ def build_itip(inv: Invitation) -> str:
             event.add(name, vText(clean_text(text)))
     event.add("ORGANIZER", _address(inv.organizer, {}))
     attendee_params = {"ROLE": "REQ-PARTICIPANT", "PARTSTAT": inv.partstat.value}
+    if inv.resource:  # a room is booked, not invited (RFC 5545 3.2.3, 3.2.16)
+        attendee_params = {
+            "CUTYPE": "ROOM",
+            "ROLE": "NON-PARTICIPANT",
+            "PARTSTAT": inv.partstat.value,
+        }
     if inv.method is ITipMethod.REQUEST:
         attendee_params["RSVP"] = "TRUE"
     event.add("ATTENDEE", _address(inv.attendee, attendee_params))

@@ -74,6 +74,51 @@ def rescheduled_waitlist(session: Session, coach: Person, reader: Person, positi
     return f"Moved: P2P {session.topic}, now {short(session.start, reader.tz)}", body
 
 
+def relocated(session: Session, coach: Person, reader: Person, seated: bool) -> Text:
+    body = (
+        f"Hello {reader.name},\n\nthe room first booked for this session is not available, "
+        f"so it takes place in another room. {_standing(seated)}\n\n"
+        f"{_details(session, coach, reader)}{_SIGNATURE}"
+    )
+    return f"New room: P2P {session.topic}, {session.location}", body
+
+
+def relocated_waitlist(session: Session, coach: Person, reader: Person, position: int) -> Text:
+    body = (
+        f"Hello {reader.name},\n\nthis session moved to another room. You are still number "
+        f"{position} on the waitlist.\n\n{_details(session, coach, reader)}{_SIGNATURE}"
+    )
+    return f"New room: P2P {session.topic}, {session.location}", body
+
+
+def room_booking(session: Session, coach: Person) -> Text:
+    body = (
+        f"Room booking for a peer-to-peer learning session on {session.topic} with "
+        f"{coach.name}, {when(session.start, session.end, session.tzid)}.{_SIGNATURE}"
+    )
+    return f"Room booking: P2P {session.topic}, {short(session.start, session.tzid)}", body
+
+
+def room_released(session: Session, coach: Person) -> Text:
+    body = (
+        f"The peer-to-peer learning session on {session.topic} with {coach.name} no longer "
+        f"needs this room at {when(session.start, session.end, session.tzid)}.{_SIGNATURE}"
+    )
+    return f"Room released: P2P {session.topic}, {short(session.start, session.tzid)}", body
+
+
+def no_room(session: Session, coach: Person, declined: Sequence[str]) -> Text:
+    body = (
+        f"Hello {coach.name},\n\nno room could be booked for your session: "
+        f"{', '.join(declined)} declined, and no other room of the list is left to try. "
+        f"Please book a room and put it in your calendar block; the participants are told "
+        f"when the block changes.\n\n"
+        f"Topic: {session.topic}\nWhen:  {when(session.start, session.end, coach.tz)}\n"
+        f"Where: {_place(session)}{_SIGNATURE}"
+    )
+    return f"No room: P2P {session.topic}, {short(session.start, coach.tz)}", body
+
+
 def confirmed(session: Session, coach: Person, reader: Person) -> Text:
     body = (
         f"Hello {reader.name},\n\nyour seat is confirmed.\n\n{_details(session, coach, reader)}\n\n"

@@ -20,6 +20,8 @@ from p2pcal.model import (
     ITipMethod,
     PartStat,
     Person,
+    Room,
+    RoomReservation,
     Session,
 )
 from p2pcal.planner.rules import Rules
@@ -43,6 +45,8 @@ class Policy:
 class People:
     coaches: Mapping[str, Coach]
     employees: Mapping[str, Employee]
+    rooms: tuple[Room, ...] = ()
+    """Rooms that may be booked, in the order they are tried."""
 
     def person(self, email: str) -> Person:
         found = self.employees.get(email) or self.coaches.get(email)
@@ -79,6 +83,7 @@ class Plan:
     bookings: list[Booking] = field(default_factory=list)
     actions: list[Action] = field(default_factory=list)
     reminders: list[Reminder] = field(default_factory=list)
+    reservations: list[RoomReservation] = field(default_factory=list)
     outcome: str = ""
     reason: str = ""
 

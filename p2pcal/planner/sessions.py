@@ -61,7 +61,9 @@ def reconcile(
 
 
 def _differs(session: Session, occurrence: BlockOccurrence) -> bool:
-    return (session.start, session.end, session.location, session.topic, session.tzid) != (
+    # where the block says, even when another room had to be booked
+    location = session.location if session.block_location is None else session.block_location
+    return (session.start, session.end, location, session.topic, session.tzid) != (
         occurrence.start,
         occurrence.end,
         occurrence.location,
@@ -105,9 +107,19 @@ def is_virtual(location: str, marker: str) -> bool:
     return "http://" in text or "https://" in text or bool(marker and marker.lower() in text)
 
 
-def plan_change(view: SessionView, occurrence: BlockOccurrence, ctx: Context) -> Plan:
+def plan_change(
+    view: SessionView,
+    occurrence: BlockOccurrence,
+    ctx: Context,
+    *,
+    block_location: str | None = None,
+) -> Plan:
     """The coach moved the block or changed its details: everyone keeps their place and
-    gets one update in their own time zone."""
+    gets one update in their own time zone.
+
+    ``block_location`` set: not the block but the room changed (the one the block names
+    declined); the occurrence carries the room booked instead.
+    """
     session = touch(
         replace(
             view.session,
@@ -118,15 +130,20 @@ def plan_change(view: SessionView, occurrence: BlockOccurrence, ctx: Context) ->
             tzid=occurrence.tzid,
             sequence=view.session.sequence + 1,
             virtual=is_virtual(occurrence.location, ctx.policy.rules.virtual_marker),
+            block_location=block_location,
         )
     )
+    relocated = block_location is not None
     plan = Plan(sessions=[session], outcome="rescheduled")
     coach = ctx.people.coach(session.coach)
     for booking in view.bookings:
         reader = ctx.people.person(booking.employee)
         if booking.state is BookingState.WAITLISTED:
             position = view.waitlist_position(booking.employee) or 0
-            text = texts.rescheduled_waitlist(session, coach, reader, position)
+            if relocated:
+                text = texts.relocated_waitlist(session, coach, reader, position)
+            else:
+                text = texts.rescheduled_waitlist(session, coach, reader, position)
             key = f"mail:moved:{booking.invite_uid}:{session.sequence}"
             plan.actions.append(mail(ctx, key, session, reader, text))
             continue
@@ -140,7 +157,10 @@ def plan_change(view: SessionView, occurrence: BlockOccurrence, ctx: Context) ->
         updated = replace(booking, sequence=booking.sequence + 1)
         plan.bookings.append(updated)
         partstat = PartStat.ACCEPTED if seated else PartStat.NEEDS_ACTION
-        text = texts.rescheduled(session, coach, reader, seated)
+        if relocated:
+            text = texts.relocated(session, coach, reader, seated)
+        else:
+            text = texts.rescheduled(session, coach, reader, seated)
         plan.actions.append(itip(ctx, session, updated, ITipMethod.REQUEST, text, partstat))
     return plan
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
@@ -11,7 +13,9 @@ from p2pcal.model import InboundReply
 from p2pcal.store.schema import block_items, cursors, responses
 
 # built once: run for every reply, and building costs SQLAlchemy more than running
-_SEEN = select(responses.c.id).where(responses.c.source_id == bindparam("source_id"))
+_SEEN = select(responses.c.source_id).where(
+    responses.c.source_id.in_(bindparam("source_ids", expanding=True))
+)
 _CURSOR = select(cursors.c.value).where(cursors.c.name == bindparam("cursor_name"))
 _SET_CURSOR = update(cursors).where(cursors.c.name == bindparam("cursor_name"))
 
@@ -39,33 +43,45 @@ def secret(conn: Connection) -> bytes:
     return bytes.fromhex(value)
 
 
-def seen(conn: Connection, source_id: str) -> bool:
-    return conn.execute(_SEEN, {"source_id": source_id}).first() is not None
+def seen_among(conn: Connection, source_ids: Sequence[str]) -> set[str]:
+    """Which of ``source_ids`` the journal holds already: one query per batch of replies."""
+    if not source_ids:
+        return set()
+    return {r.source_id for r in conn.execute(_SEEN, {"source_ids": list(source_ids)})}
 
 
-def record(
-    conn: Connection,
-    reply: InboundReply,
-    outcome: str,
-    reason: str,
-    booking_id: int | None,
-    now: datetime,
-) -> None:
-    conn.execute(
-        insert(responses),
-        {
-            "source_id": reply.source_id,
-            "received_at": reply.received_at,
-            "sender": reply.sender[:320],
-            "method": reply.method.value if reply.method else None,
-            "uid": (reply.uid or "")[:255] or None,
-            "partstat": reply.partstat.value if reply.partstat else None,
-            "booking_id": booking_id,
-            "outcome": outcome,
-            "reason": reason[:1000],
-            "processed_at": now,
-        },
-    )
+@dataclass(frozen=True)
+class Entry:
+    """One observed response and what became of it."""
+
+    reply: InboundReply
+    outcome: str
+    reason: str
+    booking_id: int | None
+    processed_at: datetime
+
+
+def record(conn: Connection, entries: Sequence[Entry]) -> None:
+    """Journal ``entries``, in order, in one statement."""
+    if not entries:
+        return
+    conn.execute(insert(responses), [_row(entry) for entry in entries])
+
+
+def _row(entry: Entry) -> dict[str, object]:
+    reply = entry.reply
+    return {
+        "source_id": reply.source_id,
+        "received_at": reply.received_at,
+        "sender": reply.sender[:320],
+        "method": reply.method.value if reply.method else None,
+        "uid": (reply.uid or "")[:255] or None,
+        "partstat": reply.partstat.value if reply.partstat else None,
+        "booking_id": entry.booking_id,
+        "outcome": entry.outcome,
+        "reason": entry.reason[:1000],
+        "processed_at": entry.processed_at,
+    }
 
 
 def block_hrefs(conn: Connection, calendar: str) -> set[str]:

@@ -29,6 +29,7 @@ def session_from_row(row: Row[Any]) -> Session:
         revision=m["revision"],
         site=m["site"],
         virtual=bool(m["virtual"]),
+        block_location=m["block_location"],
     )
 
 
@@ -51,6 +52,7 @@ def session_to_row(session: Session) -> dict[str, Any]:
         "recurrence_id": session.recurrence_id,
         "site": session.site,
         "virtual": session.virtual,
+        "block_location": session.block_location,
     }
 
 

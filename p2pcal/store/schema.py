@@ -85,11 +85,28 @@ sessions = Table(
     Column("recurrence_id", String(32)),
     Column("site", Text, nullable=False, default=""),
     Column("virtual", Boolean, nullable=False, default=False),
+    Column("block_location", Text),
     CheckConstraint("capacity >= 1", name="capacity_positive"),
     CheckConstraint("state IN ('open', 'full', 'cancelled', 'done')", name="state_known"),
     Index("ix_sessions_item", "calendar", "item_href"),
     Index("ix_sessions_start", "start_utc"),
 )
+
+room_reservations = Table(
+    "room_reservations",
+    metadata,
+    Column("session_id", String(64), ForeignKey("sessions.id"), primary_key=True),
+    Column("room", String(320), nullable=False),
+    Column("uid", String(128), nullable=False, unique=True),
+    Column("sequence", Integer, nullable=False, default=0),
+    Column("state", String(16), nullable=False),
+    Column("tried", Text, nullable=False, default=""),
+    CheckConstraint(
+        "state IN ('requested', 'accepted', 'declined', 'cancelled')", name="state_known"
+    ),
+)
+"""One room per session, booked by inviting the room's mailbox; ``tried`` lists the
+rooms that declined before (space-separated addresses)."""
 
 seats = Table(
     "seats",

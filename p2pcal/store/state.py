@@ -18,12 +18,14 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 
 from p2pcal import actions
 from p2pcal.ledger import SessionView
 from p2pcal.model import Booking, BookingState, Session, SessionState
 from p2pcal.planner import Plan
 from p2pcal.planner.waves import History, Seat, month_at
+from p2pcal.store import rooms
 from p2pcal.store.rows import booking_from_row, booking_to_row, session_from_row, session_to_row
 from p2pcal.store.schema import bookings, outbox, reminders, seats, sessions
 
@@ -36,7 +38,11 @@ OPEN_INVITATION = (BookingState.INVITED.value, BookingState.TENTATIVE.value)
 # statement costs SQLAlchemy more CPU than SQLite needs to run it (issue 4, bench/perf).
 _SESSION = select(sessions).where(sessions.c.id == bindparam("session_id"))
 _BOOKINGS_OF = select(bookings).where(bookings.c.session_id == bindparam("session_id"))
-_BOOKING_BY_UID = select(bookings).where(bookings.c.invite_uid == bindparam("uid"))
+_SESSION_OF_UID = select(bookings.c.session_id).where(bookings.c.invite_uid == bindparam("uid"))
+_SESSION_BY_UID = select(sessions).where(sessions.c.id == _SESSION_OF_UID.scalar_subquery())
+_BOOKINGS_BY_UID = select(bookings).where(
+    bookings.c.session_id == _SESSION_OF_UID.scalar_subquery()
+)
 
 
 def session(conn: Connection, session_id: str) -> Session | None:
@@ -57,9 +63,15 @@ def sessions_of_item(conn: Connection, calendar: str, href: str) -> list[Session
     return [session_from_row(r) for r in conn.execute(query)]
 
 
-def booking_by_uid(conn: Connection, uid: str) -> Booking | None:
-    row = conn.execute(_BOOKING_BY_UID, {"uid": uid}).first()
-    return booking_from_row(row) if row else None
+def booking_and_view(conn: Connection, uid: str) -> tuple[Booking, SessionView] | None:
+    """The booking whose invitation has ``uid``, and its session's view: what a reply
+    needs, in two statements instead of three (the reply path, issue 4)."""
+    row = conn.execute(_SESSION_BY_UID, {"uid": uid}).first()
+    if row is None:
+        return None
+    found = tuple(booking_from_row(r) for r in conn.execute(_BOOKINGS_BY_UID, {"uid": uid}))
+    booking = next(b for b in found if b.invite_uid == uid)
+    return booking, SessionView(session_from_row(row), found)
 
 
 def _overlapping_seats(start: datetime, end: datetime, exclude: str) -> Select[tuple[str, str]]:
@@ -143,6 +155,11 @@ def finish_past(conn: Connection, now: datetime) -> int:
 
 
 _OUTBOX_KEY = select(outbox.c.id).where(outbox.c.key == bindparam("action_key"))
+_OUTBOX_ADD = {
+    # one statement for all of a plan's rows instead of a look and an insert per row
+    "sqlite": sqlite.insert(outbox).on_conflict_do_nothing(index_elements=[outbox.c.key]),
+    "postgresql": postgresql.insert(outbox).on_conflict_do_nothing(index_elements=[outbox.c.key]),
+}
 # UPDATE sets the columns named by the parameters; the WHERE names must differ from them
 _UPDATE_SESSION = update(sessions).where(sessions.c.id == bindparam("where_id"))
 _UPDATE_BOOKING = update(bookings).where(
@@ -158,23 +175,10 @@ def apply(conn: Connection, plan: Plan, now: datetime, mail_domain: str) -> None
     # free seats before taking them: a decline and a promotion may swap seat numbers
     for booking in sorted(plan.bookings, key=lambda b: b.seat_no is not None):
         _save_booking(conn, booking)
-    for action in plan.actions:
-        kind, payload = actions.to_payload(action)
-        exists = conn.execute(_OUTBOX_KEY, {"action_key": action.key}).first()
-        if exists:
-            continue  # the same effect was already planned: never twice
-        conn.execute(
-            insert(outbox),
-            {
-                "key": action.key,
-                "kind": kind,
-                "payload": payload,
-                "session_id": action.session_id,
-                "created_at": now,
-                "attempts": 0,
-                "next_attempt_at": now,
-            },
-        )
+    for reservation in plan.reservations:
+        rooms.save(conn, reservation)
+    if plan.actions:
+        _add_to_outbox(conn, plan.actions, now)
     for mark in plan.reminders:
         conn.execute(
             insert(reminders),
@@ -186,6 +190,32 @@ def apply(conn: Connection, plan: Plan, now: datetime, mail_domain: str) -> None
                 "outcome": mark.outcome,
             },
         )
+
+
+def _add_to_outbox(conn: Connection, planned: Sequence[actions.Action], now: datetime) -> None:
+    """Each effect once: an action whose key is in the outbox already (the same effect was
+    planned before) is skipped, by the database in the same statement where it can."""
+    rows = []
+    for action in planned:
+        kind, payload = actions.to_payload(action)
+        rows.append(
+            {
+                "key": action.key,
+                "kind": kind,
+                "payload": payload,
+                "session_id": action.session_id,
+                "created_at": now,
+                "attempts": 0,
+                "next_attempt_at": now,
+            }
+        )
+    add = _OUTBOX_ADD.get(conn.dialect.name)
+    if add is not None:
+        conn.execute(add, rows)
+        return
+    for row in rows:
+        if conn.execute(_OUTBOX_KEY, {"action_key": row["key"]}).first() is None:
+            conn.execute(insert(outbox), row)
 
 
 def _save_session(conn: Connection, changed: Session) -> None:
