@@ -88,6 +88,12 @@ class DavHttp:
         self._sent_lock = threading.Lock()
 
     @property
+    def username(self) -> str | None:
+        """The user name sent to the server (from the settings or the URL), for messages."""
+        name: str | None = self._dav.username
+        return name
+
+    @property
     def sent(self) -> int:
         """Every HTTP request sent so far (for tests and metrics)."""
         return self._sent
@@ -210,8 +216,13 @@ class _Broken(Exception):
     """The connection was refused, reset, closed or cut short: the socket's complaint."""
 
 
+class AuthenticationFailed(PermanentError):
+    """HTTP 401 (or a 403 its caller did not expect): the credentials are wrong or missing,
+    or not enough."""
+
+
 def auth_failed(reply: Reply) -> PermanentError:
-    return PermanentError(
+    return AuthenticationFailed(
         f"dav: authentication failed for {shown(reply.url)} (HTTP {reply.status})"
     )
 

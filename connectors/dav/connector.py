@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from functools import partial
 from urllib.parse import urljoin, urlsplit
 
+from connectors.dav import health
 from connectors.dav.client import DavHttp, shown
 from connectors.dav.published import Publisher
 from connectors.dav.sync import Poller
 from p2pcal.errors import PermanentError
 from p2pcal.model import CalendarDelta
+from p2pcal.ports import CheckTargets, Finding
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -54,6 +57,13 @@ class DavConnector:
 
     def published_url(self) -> str | None:
         return self._publisher.url
+
+    def check(self, targets: CheckTargets) -> list[Finding]:
+        """For ``p2pcal doctor``: the coaches' calendars and the published one (see
+        :mod:`.health`); nothing is written."""
+        return health.check(
+            self._http, targets, partial(collection_url, self._base), self._publisher.url
+        )
 
     def close(self) -> None:
         self._http.close()

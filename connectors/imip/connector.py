@@ -6,13 +6,14 @@ import ssl
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from connectors.imip import health
 from connectors.imip.inbox import Inbox
 from connectors.imip.mime import invitation_email, plain_email
 from connectors.imip.options import ImipSettings
 from connectors.imip.smtp import SmtpSender
 from p2pcal.errors import PermanentError
 from p2pcal.model import Email, Invitation, ResponseBatch
-from p2pcal.ports import ConnectorContext
+from p2pcal.ports import CheckTargets, ConnectorContext, Finding
 
 
 def _utc_now() -> datetime:
@@ -41,6 +42,7 @@ class ImipConnector:
             settings.smtp, settings.username, settings.password, context.timeout, tls
         )
         self._inbox = Inbox(settings, context.timeout, tls, clock)
+        self._health_args = (settings, context.timeout, tls)
 
     def deliver(
         self, invitation: Invitation, message_id: str, text: str, subject: str | None = None
@@ -67,6 +69,10 @@ class ImipConnector:
 
     def wait(self, timeout: float) -> bool:
         return self._inbox.wait(timeout)
+
+    def check(self, targets: CheckTargets) -> list[Finding]:
+        """For ``p2pcal doctor``: log in to SMTP and IMAP, send nothing (see :mod:`.health`)."""
+        return health.check(*self._health_args, targets)
 
     def close(self) -> None:
         self._smtp.close()
