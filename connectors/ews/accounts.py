@@ -146,6 +146,9 @@ def translate(error: BaseException, doing: str, settings: EwsSettings) -> NoRetu
         ) from None
     if isinstance(error, _MISSING):
         raise PermanentError(f"{where}: no such mailbox ({type(error).__name__})") from None
+    busy = _busy_inside(error)
+    if busy is not None:
+        error = busy
     if isinstance(error, _BUSY):
         back_off = getattr(error, "back_off", None)
         raise TemporaryError(
@@ -169,6 +172,23 @@ def translate(error: BaseException, doing: str, settings: EwsSettings) -> NoRetu
     if isinstance(error, ews_errors.EWSError):
         raise PermanentError(f"{where}: {type(error).__name__}: {error}") from None
     raise error
+
+
+def _busy_inside(error: BaseException) -> BaseException | None:
+    """A server-busy answer exchangelib wrapped in another error (it does so while it
+    still guesses the server version: the busy answer carries no version header)."""
+    pending: list[object] = [error]
+    seen: set[int] = set()
+    while pending and len(seen) < 10:
+        current = pending.pop()
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, _BUSY):
+            found: BaseException = current
+            return found
+        pending += [current.__cause__, current.__context__, *current.args]
+    return None
 
 
 def _configure_http(settings: EwsSettings, timeout: float) -> None:

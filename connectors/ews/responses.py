@@ -65,9 +65,12 @@ class ResponseReader:
                 )
                 page = sync_page(account, account.calendar, None, limit)
             items = fetch(account, page.changed, _FIELDS)
+        # Exchange keeps response times to the second: within one, the order of the
+        # changes (the sync order) tells who answered first
+        position = {item.id: n for n, item in enumerate(page.changed)}
         replies = sorted(
-            (reply for item in items for reply in _answers(item)),
-            key=lambda r: (r.received_at, r.order, r.source_id),
+            (reply for item in items for reply in _answers(item, position.get(item.id, 0))),
+            key=lambda r: (r.received_at, r.order),
         )
         return ResponseBatch(tuple(replies), _CURSOR_PREFIX + page.state)
 
@@ -120,8 +123,9 @@ class ResponseReader:
             log.debug("ews: unsubscribing failed", exc_info=True)
 
 
-def _answers(item: Any) -> list[InboundReply]:
-    """The answers recorded on one of our meeting items (none on other items)."""
+def _answers(item: Any, position: int) -> list[InboundReply]:
+    """The answers recorded on one of our meeting items (none on other items);
+    ``position`` is the item's place in the sync order."""
     uid = getattr(item, "p2p_uid", None)
     if not uid:
         return []
@@ -133,7 +137,7 @@ def _answers(item: Any) -> list[InboundReply]:
         partstat = _ANSWERS.get(attendee.response_type or "")
         if not email or when is None or partstat is None:
             continue
-        order = int(when.timestamp() * 1_000_000)
+        order = int(when.timestamp()) * 1_000_000 + position
         proposed = _utc(getattr(attendee, "proposed_start", None))
         method = ITipMethod.COUNTER if proposed is not None else ITipMethod.REPLY
         found.append(

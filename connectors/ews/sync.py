@@ -21,7 +21,8 @@ MAX_PAGE = 512
 @dataclass(frozen=True)
 class Page:
     changed: tuple[Any, ...]
-    """Item ids (``id``, ``changekey``) created or updated, in the server's order."""
+    """Item ids (``id``, ``changekey``) created or updated, in the order of their last
+    change (the order Exchange reports changes in)."""
     deleted: tuple[str, ...]
     state: str
     last: bool
@@ -47,6 +48,7 @@ def sync_page(account: Any, folder: Any, state: str | None, limit: int = MAX_PAG
             changed.pop(item.id, None)
             deleted.append(item.id)
         elif change in (SyncFolderItems.CREATE, SyncFolderItems.UPDATE):
+            changed.pop(item.id, None)  # placed where it last changed
             changed[item.id] = item
     last = bool(service.includes_last_item_in_range)
     return Page(tuple(changed.values()), tuple(deleted), service.sync_state, last)
