@@ -131,6 +131,13 @@ def test_delegate_opens_own_and_granted_mailboxes_only(server: EwsServer) -> Non
         ews_account(server, nobody, user=ALICE, password="pw-alice", delegate=True).calendar  # noqa: B018
 
 
+def test_the_folder_tree_is_found_with_find_folder(server: EwsServer) -> None:
+    account = ews_account(server, COACH)
+    names = sorted(f.name for f in account.root.walk())
+    assert {"Calendar", "Inbox", "Sent Items", "Deleted Items"} <= set(names)
+    assert server.count("FindFolder") == 1
+
+
 # -- 3: SyncFolderItems ------------------------------------------------------------
 
 
@@ -612,3 +619,97 @@ def test_injected_failures_surface_as_errors(server: EwsServer) -> None:
     assert list(calendar.sync_items(only_fields=["subject"])) == []
     assert [r.operation for r in server.requests[-3:]] == ["SyncFolderItems"] * 3
     assert all(r.mailbox == COACH and r.login == SERVICE for r in server.requests[-3:])
+
+
+# -- 12: directory --------------------------------------------------------------------------
+
+
+def test_resolve_names_by_address_and_by_name(server: EwsServer) -> None:
+    from exchangelib.errors import ErrorNameResolutionNoResults
+
+    account = ews_account(server, SERVICE)
+    assert account.version  # protocol-level services need the version guessed first
+    protocol = account.protocol
+    [by_address] = protocol.resolve_names([ALICE])
+    assert (by_address.name, by_address.email_address) == ("Alice", ALICE)
+    [by_name] = protocol.resolve_names(["Coach Car"])
+    assert by_name.email_address == COACH
+    [missing] = protocol.resolve_names(["zz-nobody"])
+    assert isinstance(missing, ErrorNameResolutionNoResults)
+
+
+def test_room_lists_and_their_rooms(server: EwsServer) -> None:
+    server.add_mailbox("room2@corp.example", "Room 2", kind="room")
+    server.add_room_list("rooms-hq@corp.example", "HQ rooms", [ROOM, "room2@corp.example"])
+    account = ews_account(server, SERVICE)
+    assert account.version
+    protocol = account.protocol
+    [room_list] = protocol.get_roomlists()
+    assert (room_list.name, room_list.email_address) == ("HQ rooms", "rooms-hq@corp.example")
+    rooms = list(protocol.get_rooms("rooms-hq@corp.example"))
+    assert [(r.name, r.email_address) for r in rooms] == [
+        ("Room 1", ROOM),
+        ("Room 2", "room2@corp.example"),
+    ]
+
+
+# -- 13: subscriptions ------------------------------------------------------------------------
+
+
+def test_pull_subscription_reports_created_modified_and_deleted_items(server: EwsServer) -> None:
+    coach = ews_account(server, COACH)
+    calendar = coach.calendar
+    subscription_id, watermark = calendar.subscribe_to_pull()
+    [quiet] = list(calendar.get_events(subscription_id, watermark))
+    assert [type(e).__name__ for e in quiet.events] == ["StatusEvent"]
+
+    item = meeting(coach, attendees=())
+    item.subject = "P2P: Renamed"
+    item.save(update_fields=["subject"])
+    [notification] = list(calendar.get_events(subscription_id, watermark))
+    kinds = [type(e).__name__ for e in notification.events]
+    assert kinds == ["CreatedEvent", "ModifiedEvent"]
+    assert {e.item_id.id for e in notification.events} == {item.id}
+
+    latest = notification.events[-1].watermark
+    item_id = item.id
+    item.delete()
+    [after] = list(calendar.get_events(subscription_id, latest))
+    assert [(type(e).__name__, e.item_id.id) for e in after.events] == [("DeletedEvent", item_id)]
+    assert calendar.unsubscribe(subscription_id) is True
+
+
+def test_new_mail_event_for_a_delivered_invitation(server: EwsServer) -> None:
+    alice = ews_account(server, ALICE, user=ALICE, password="pw-alice", delegate=True)
+    inbox = alice.inbox
+    subscription_id, watermark = inbox.subscribe_to_pull(event_types=["NewMailEvent"])
+    meeting(ews_account(server, SERVICE), attendees=(ALICE,))
+    [notification] = list(inbox.get_events(subscription_id, watermark))
+    assert [type(e).__name__ for e in notification.events] == ["NewMailEvent"]
+
+
+def test_an_expired_pull_subscription_is_reported(server: EwsServer) -> None:
+    from exchangelib.errors import ErrorExpiredSubscription
+
+    calendar = ews_account(server, COACH).calendar
+    subscription_id, watermark = calendar.subscribe_to_pull(timeout=5)
+    server.clock.advance(dt.timedelta(minutes=6))  # type: ignore[attr-defined]
+    with pytest.raises(ErrorExpiredSubscription):
+        list(calendar.get_events(subscription_id, watermark))
+
+
+def test_streaming_subscription_delivers_events_then_closes(server: EwsServer) -> None:
+    import threading
+
+    server.streaming_minute = 1.5  # a one-"minute" connection lasts 1.5 s here
+    # The open stream holds an HTTP session: a second one lets the writer go ahead.
+    coach = ews_account(server, COACH, max_connections=2)
+    calendar = coach.calendar
+    subscription_id = calendar.subscribe_to_streaming()
+    timer = threading.Timer(0.3, lambda: meeting(coach, attendees=()))
+    timer.start()
+    notifications = list(calendar.get_streaming_events(subscription_id, connection_timeout=1))
+    timer.join()
+    events = [type(e).__name__ for n in notifications for e in n.events]
+    assert "CreatedEvent" in events
+    calendar.unsubscribe(subscription_id)

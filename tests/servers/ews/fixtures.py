@@ -37,13 +37,21 @@ def ews_server() -> Iterator[EwsServer]:
 
 
 def ews_config(
-    server: EwsServer, user: str = SERVICE, password: str = SERVICE_PASSWORD
+    server: EwsServer,
+    user: str = SERVICE,
+    password: str = SERVICE_PASSWORD,
+    max_connections: int | None = None,
 ) -> Configuration:
-    """Basic auth against the simulator; exchangelib guesses the server version."""
+    """Basic auth against the simulator; exchangelib guesses the server version.
+
+    exchangelib keeps one HTTP session per credentials unless ``max_connections``
+    says more: a streaming subscription holds that session while it is open.
+    """
     return Configuration(
         service_endpoint=server.url,
         credentials=Credentials(user, password),
         auth_type=BASIC,
+        max_connections=max_connections,
     )
 
 
@@ -53,11 +61,12 @@ def ews_account(
     user: str = SERVICE,
     password: str = SERVICE_PASSWORD,
     delegate: bool = False,
+    max_connections: int | None = None,
 ) -> Account:
     """An exchangelib Account for ``email``: impersonated by ``user``, or opened as a delegate."""
     return Account(
         email,
-        config=ews_config(server, user, password),
+        config=ews_config(server, user, password, max_connections),
         autodiscover=False,
         access_type=DELEGATE if delegate else IMPERSONATION,
     )

@@ -63,6 +63,9 @@ class EwsServer:
         self.requests: list[RequestRecord] = []
         self.sent: list[SentMail] = []
         self.notifications = Notifications(self.store)
+        # How long a "minute" of GetStreamingEvents' ConnectionTimeout lasts, in seconds:
+        # tests shorten it to see a stream close without waiting.
+        self.streaming_minute = 60.0
         self.lock = threading.RLock()
         self._throttle: list[int] = []
         self._failures: list[_Failure] = []
