@@ -291,7 +291,7 @@ def test_a_room_that_never_answers_leaves_the_response_unknown(server: EwsServer
 
 
 def test_accept_updates_the_organizer_item_with_the_server_time(server: EwsServer) -> None:
-    server.clock.freeze(dt.datetime(2026, 11, 27, 9, 30, 15, tzinfo=dt.UTC))  # type: ignore[attr-defined]
+    server.clock.freeze(dt.datetime(2026, 11, 27, 9, 30, 15, tzinfo=dt.UTC))
     organizer = ews_account(server, SERVICE)
     item = meeting(organizer, attendees=(ALICE, BOB))
     list(organizer.calendar.sync_items(only_fields=["subject"]))
@@ -693,7 +693,7 @@ def test_an_expired_pull_subscription_is_reported(server: EwsServer) -> None:
 
     calendar = ews_account(server, COACH).calendar
     subscription_id, watermark = calendar.subscribe_to_pull(timeout=5)
-    server.clock.advance(dt.timedelta(minutes=6))  # type: ignore[attr-defined]
+    server.clock.advance(dt.timedelta(minutes=6))
     with pytest.raises(ErrorExpiredSubscription):
         list(calendar.get_events(subscription_id, watermark))
 
@@ -713,3 +713,66 @@ def test_streaming_subscription_delivers_events_then_closes(server: EwsServer) -
     events = [type(e).__name__ for n in notifications for e in n.events]
     assert "CreatedEvent" in events
     calendar.unsubscribe(subscription_id)
+
+
+def test_a_saved_draft_is_sent_later_and_items_move_with_a_new_id(server: EwsServer) -> None:
+    sender = ews_account(server, SERVICE)
+    draft = Message(
+        account=sender,
+        folder=sender.drafts,
+        subject="Reminder",
+        body="Tomorrow",
+        to_recipients=[ALICE],
+    )
+    draft.save()
+    assert [d.subject for d in sender.drafts.all()] == ["Reminder"]
+    draft.send()
+    assert list(sender.drafts.all()) == []
+    assert [s.subject for s in sender.sent.all()] == ["Reminder"]
+    alice = ews_account(server, ALICE, user=ALICE, password="pw-alice", delegate=True)
+    [mail] = list(alice.inbox.all())
+    old_id = mail.id
+    mail.move_to_trash()
+    assert mail.id != old_id
+    assert [m.subject for m in alice.trash.all()] == ["Reminder"]
+
+
+def test_missing_items_and_unknown_mailboxes_are_reported(server: EwsServer) -> None:
+    from exchangelib.errors import ErrorItemNotFound
+
+    coach = ews_account(server, COACH)
+    item = meeting(coach, attendees=())
+    gone = coach.calendar.get(id=item.id)
+    item.delete()
+    gone.subject = "P2P: Too late"
+    with pytest.raises(ErrorItemNotFound):
+        gone.save(update_fields=["subject"])
+    with pytest.raises(ErrorItemNotFound):
+        gone.delete()
+    with pytest.raises(ErrorNonExistentMailbox):
+        ews_account(server, "nobody@corp.example").calendar  # noqa: B018
+
+
+def test_an_edited_occurrence_reaches_the_attendee_copy(server: EwsServer) -> None:
+    from exchangelib.recurrence import DailyPattern, Recurrence
+
+    organizer = ews_account(server, SERVICE)
+    master = meeting(
+        organizer,
+        attendees=(ALICE,),
+        start=at(1, 10),
+        end=at(1, 11),
+        recurrence=Recurrence(
+            pattern=DailyPattern(interval=1), start=dt.date(2026, 12, 1), number=3
+        ),
+    )
+    second = master.occurrence(2)
+    second.refresh()
+    second.start, second.end = at(2, 16), at(2, 17)
+    second.save(update_fields=["start", "end"], send_meeting_invitations=SEND_TO_ALL_AND_SAVE_COPY)
+    master.occurrence(3).delete(send_meeting_cancellations=SEND_TO_ALL_AND_SAVE_COPY)
+    alice = ews_account(server, ALICE, user=ALICE, password="pw-alice", delegate=True)
+    assert local_starts(alice, at(1, 0), at(5, 0)) == [
+        ("2026-12-01 10:00", "Occurrence"),
+        ("2026-12-02 16:00", "Exception"),
+    ]

@@ -17,7 +17,6 @@ from collections.abc import Iterator
 import pytest
 from exchangelib import BASIC, DELEGATE, IMPERSONATION, Account, Configuration, Credentials
 
-from .clock import SimClock
 from .server import EwsServer
 
 SERVICE = "p2p@corp.example"
@@ -30,7 +29,7 @@ def ews_server() -> Iterator[EwsServer]:
 
     Its clock is a ``SimClock`` (``ews_server.clock.advance(...)``).
     """
-    with EwsServer(clock=SimClock()) as server:
+    with EwsServer() as server:
         server.add_mailbox(SERVICE, "p2pcal", password=SERVICE_PASSWORD)
         server.grant_impersonation(SERVICE)
         yield server

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from . import calendar
@@ -197,30 +196,19 @@ def _meeting_message(
     return message
 
 
-@dataclass(frozen=True)
-class Delivery:
-    """Who got what, for the caller's bookkeeping."""
-
-    address: str
-    delivered: bool
-
-
-def send_requests(ctx: Context, item: Item, recipients: list[str], update: bool) -> list[Delivery]:
+def send_requests(ctx: Context, item: Item, recipients: list[str], update: bool) -> None:
     """Send a MeetingRequest (new or update) for ``item`` to ``recipients``."""
     organizer = item.mailbox
     subject = item.text("Subject") or ""
     body = item.text("Body") or ""
     item.set_text("MeetingRequestWasSent", "true")
-    deliveries: list[Delivery] = []
     for address in recipients:
         ctx.server.record_sent(
             organizer.email, [address], subject, body, "IPM.Schedule.Meeting.Request"
         )
         box = ctx.store.find_mailbox(address)
         if box is None:
-            deliveries.append(Delivery(address, False))
-            continue
-        deliveries.append(Delivery(address, True))
+            continue  # outside the organisation: only the outbound log sees it
         mine = _attendee_copy(ctx, item, box)
         if mine is None:
             mine = ctx.store.new_item(box.folder("calendar"), "CalendarItem")
@@ -248,7 +236,6 @@ def send_requests(ctx: Context, item: Item, recipients: list[str], update: bool)
         ctx.store.add(request, actor=organizer.email)
         if box.kind is MailboxKind.ROOM:
             _room_answers(ctx, box, mine, request)
-    return deliveries
 
 
 def send_cancellations(

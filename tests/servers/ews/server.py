@@ -5,15 +5,16 @@ from __future__ import annotations
 import base64
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 
 from . import soap
+from .clock import SimClock
 from .context import Context
 from .operations import HANDLERS, Handler, Stream
 from .soap import Element, EwsError, t
-from .store import Clock, MailboxKind, RoomPolicy, Store
+from .store import MailboxKind, RoomPolicy, Store
 from .subscriptions import Notifications
 
 
@@ -44,10 +45,6 @@ class _Failure:
     status: int | str
 
 
-def _system_clock() -> datetime:
-    return datetime.now(UTC)
-
-
 class EwsServer:
     """A stateful EWS simulator on 127.0.0.1 for the real ``exchangelib``.
 
@@ -57,9 +54,10 @@ class EwsServer:
     'http://127.0.0.1:PORT/EWS/Exchange.asmx'
     """
 
-    def __init__(self, clock: Clock | None = None) -> None:
-        self.clock: Clock = clock or _system_clock
-        self.store = Store(lambda: self.clock())
+    def __init__(self, clock: SimClock | None = None) -> None:
+        # Real time unless a test moves it (``server.clock.advance(...)``/``freeze(...)``).
+        self.clock = clock or SimClock()
+        self.store = Store(self.clock)
         self.requests: list[RequestRecord] = []
         self.sent: list[SentMail] = []
         self.notifications = Notifications(self.store)
@@ -111,10 +109,14 @@ class EwsServer:
         email: str,
         name: str | None = None,
         password: str | None = None,
-        kind: str = "user",
-        room_policy: str = "auto-decline-conflicts",
+        kind: MailboxKind | str = MailboxKind.USER,
+        room_policy: RoomPolicy | str = RoomPolicy.DECLINE_CONFLICTS,
     ) -> None:
-        """Create a mailbox; ``password`` makes it an account that can log in."""
+        """Create a mailbox; ``password`` makes it an account that can log in.
+
+        ``kind`` is "user" or "room"; a room answers invitations by ``room_policy``
+        ("auto-accept", "auto-decline-conflicts" or "never").
+        """
         with self.lock:
             box = self.store.add_mailbox(
                 email, name or email.split("@")[0], password, MailboxKind(kind)
@@ -229,10 +231,12 @@ class EwsServer:
                     f"The SMTP address has no mailbox associated with it: {impersonated}",
                 )
             return Context(self, self.store, user, target, True, timezone_id)
+        # X-AnchorMailbox names the mailbox a delegate works in; without delegate rights
+        # the caller stays in its own mailbox (explicit folder ids are checked anyway).
         acting = user
         if anchor and anchor.lower() != login.lower():
             found = self.store.find_mailbox(anchor)
-            if found is not None:
+            if found is not None and login.lower() in found.delegates:
                 acting = found
         return Context(self, self.store, user, acting, False, timezone_id)
 

@@ -13,7 +13,7 @@ import base64
 import copy
 import itertools
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
@@ -257,15 +257,6 @@ class Store:
         folder.version += 1
         for listener in self.listeners:
             listener(folder, item, kind, actor)
-
-    def head(self) -> int:
-        """The newest change sequence number handed out so far (peeks without consuming)."""
-        value = next(self._seq)
-        self._seq = itertools.count(value)
-        return value - 1
-
-    def calendar_items(self, box: Mailbox) -> Iterator[Item]:
-        yield from list(box.folder("calendar").items.values())
 
 
 def parse_datetime(value: str) -> datetime:

@@ -29,7 +29,7 @@ def operation(name: str) -> Callable[[Handler], Handler]:
 
 
 def _load() -> None:
-    from . import create, directory, folders, items, notifications, sync, update  # noqa: F401
+    from . import create, directory, folders, items, mail, notifications, sync, update  # noqa: F401
 
 
 _load()

@@ -9,7 +9,6 @@ from .. import calendar, ids, meetings
 from ..calendar import Occurrence
 from ..context import Context
 from ..items_write import delete_property, fill_defaults, set_property
-from ..meetings import ATTENDEE_LISTS
 from ..shapes import item_id
 from ..soap import (
     Element,
@@ -119,6 +118,3 @@ def _notify(ctx: Context, series: Item, before: list[str], send: str) -> None:
     recipients = after if "All" in send else added
     if recipients:
         meetings.send_requests(ctx, series, recipients, update=True)
-
-
-__all__ = ["ATTENDEE_LISTS", "update_item"]
