@@ -196,8 +196,15 @@ def _meeting_message(
     return message
 
 
-def send_requests(ctx: Context, item: Item, recipients: list[str], update: bool) -> None:
-    """Send a MeetingRequest (new or update) for ``item`` to ``recipients``."""
+def send_requests(
+    ctx: Context, item: Item, recipients: list[str], update: bool, significant: bool = False
+) -> None:
+    """Send a MeetingRequest (new or update) for ``item`` to ``recipients``.
+
+    A significant update (time, place, recurrence) puts each attendee's copy back to
+    tentative and unanswered, so they answer again; the organizer's tracking keeps
+    the last answers it had.
+    """
     organizer = item.mailbox
     subject = item.text("Subject") or ""
     body = item.text("Body") or ""
@@ -222,6 +229,10 @@ def send_requests(ctx: Context, item: Item, recipients: list[str], update: bool)
         else:
             _copy_meeting_props(item, mine)
             mine.props.pop("IsCancelled", None)
+            mine.set_text("AppointmentState", "3")
+            if significant:
+                mine.set_text("MyResponseType", "NoResponseReceived")
+                mine.set_text("LegacyFreeBusyStatus", "Tentative")
             _mirror_occurrences(ctx, item, mine)
             ctx.store.touch(mine, actor=organizer.email)
         request = _meeting_message(ctx, "MeetingRequest", item, organizer, box, subject)
@@ -314,10 +325,14 @@ def _organizer_learns(
     subject: str,
 ) -> None:
     uid = mine.text("UID")
-    theirs = next(
-        (i for i in organizer.folder("calendar").items.values() if i.text("UID") == uid), None
-    )
     address = mine.mailbox.email.lower()
+    same_uid = [i for i in organizer.folder("calendar").items.values() if i.text("UID") == uid]
+    # Exchange finds the organizer's item by its UID alone; should a client reuse one UID
+    # for several items, the one that lists this attendee is taken (Exchange's choice
+    # would be arbitrary: give every copy its own UID).
+    listing = [i for i in same_uid if address in {a.lower() for a in attendee_addresses(i)}]
+    candidates = listing or same_uid
+    theirs = candidates[0] if candidates else None
     if theirs is not None:
         for name in ATTENDEE_LISTS:
             node = theirs.props.get(name)

@@ -8,6 +8,8 @@ here. Children follow the element order of the EWS schema.
 from __future__ import annotations
 
 import copy
+import html
+import re
 from dataclasses import dataclass, field
 
 from . import calendar
@@ -64,6 +66,11 @@ ORDER = [
     "WebClientEditFormQueryString",
     "ConversationId",
     "UniqueBody",
+    "NormalizedBody",
+    "EntityExtractionResult",
+    "Flag",
+    "InstanceKey",
+    "TextBody",
     "Sender",
     "ToRecipients",
     "CcRecipients",
@@ -137,6 +144,7 @@ SERVER_OWNED = {
     "ItemId", "ParentFolderId", "ItemClass", "DateTimeCreated", "LastModifiedTime",
     "CalendarItemType", "IsRecurring", "ModifiedOccurrences", "DeletedOccurrences",
     "FirstOccurrence", "LastOccurrence", "OriginalStart", "IsMeeting", "HasAttachments",
+    "TextBody",
 }  # fmt: skip
 CALENDAR_KINDS = {"CalendarItem", "MeetingRequest", "MeetingCancellation"}
 
@@ -203,6 +211,12 @@ def _computed(item: Item) -> dict[str, Element]:
         "LastModifiedTime", format_datetime(item.modified or item.created)
     )
     props["HasAttachments"] = _text("HasAttachments", "false")
+    body = item.props.get("Body")
+    if body is not None:
+        text = body.text or ""
+        if body.get("BodyType") == "HTML":
+            text = html.unescape(re.sub(r"<[^>]+>", "", text))
+        props["TextBody"] = el(t("TextBody"), text, BodyType="Text")
     if item.kind != "CalendarItem":
         props.setdefault(
             "DateTimeReceived", _text("DateTimeReceived", format_datetime(item.created))

@@ -103,11 +103,11 @@ def _apply(ctx: Context, change: Element, conflict: str, send: str) -> Item:
             series.set_text("AppointmentSequenceNumber", str(number))
     ctx.store.touch(item, actor=ctx.acting.email)
     if organizer_meeting and send != "SendToNone":
-        _notify(ctx, series, before_attendees, send)
+        _notify(ctx, series, before_attendees, send, significant)
     return item
 
 
-def _notify(ctx: Context, series: Item, before: list[str], send: str) -> None:
+def _notify(ctx: Context, series: Item, before: list[str], send: str, significant: bool) -> None:
     after = meetings.attendee_addresses(series)
     lowered_before = {a.lower() for a in before}
     lowered_after = {a.lower() for a in after}
@@ -117,4 +117,4 @@ def _notify(ctx: Context, series: Item, before: list[str], send: str) -> None:
         meetings.send_cancellations(ctx, series, removed)
     recipients = after if "All" in send else added
     if recipients:
-        meetings.send_requests(ctx, series, recipients, update=True)
+        meetings.send_requests(ctx, series, recipients, update=True, significant=significant)
