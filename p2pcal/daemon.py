@@ -13,13 +13,30 @@ from p2pcal.wiring import Wired
 log = logging.getLogger(__name__)
 
 
-def run_round(wired: Wired) -> Round:
-    """One pass: blocks, responses, timers, then the outbox and the published calendar."""
+def run_round(wired: Wired, *, blocks: bool = True) -> Round:
+    """One pass: blocks (unless ``blocks`` is False), responses, timers, then the outbox
+    and the published calendar.
+
+    What the replies caused (confirmations, rosters, waitlist notices) is sent as soon as
+    they are committed, before the sweeps and the timers run: those may take long on a
+    large programme, and a confirmation waits for nothing it does not need (issue 4).
+    """
     round_ = Round()
     engine = wired.engine
-    engine.sync_blocks(round_)
+    relay = wired.relay
+    unreachable = False
+
+    def send() -> None:
+        # one try per round at a mail server found unreachable: each try may cost a timeout
+        nonlocal unreachable
+        if not unreachable:
+            relay.flush()
+            unreachable = relay.unavailable is not None
+
+    if blocks:
+        engine.sync_blocks(round_)
     try:
-        engine.take_responses(round_)
+        engine.take_responses(round_, then=send)
     except TemporaryError as exc:
         round_.mail_errors += 1
         log.warning("mailbox unavailable, retrying next round: %s", exc)
@@ -27,8 +44,8 @@ def run_round(wired: Wired) -> Round:
         round_.mail_errors += 1
         log.error("mailbox cannot be read: %s", exc)
     engine.tick(round_)
-    wired.relay.flush()
-    if wired.relay.unavailable is not None:
+    send()
+    if unreachable:
         round_.mail_errors += 1
     if wired.publisher is not None:
         wired.publisher.flush()
@@ -69,17 +86,22 @@ class Daemon:
         )
         watcher.start()
         log.info("p2pcal running; polling every %.0f s", self.poll_interval)
+        next_poll = time.monotonic()
         while not self.stopping.is_set():
             started = time.monotonic()
             self.wake.clear()
+            # woken by mail between polls: the replies only, the calendars wait their turn
+            # (with many coaches, polling them all first delayed every confirmation)
+            poll = started >= next_poll
+            if poll:
+                next_poll = started + self.poll_interval
             try:
-                round_ = run_round(self.wired)
+                round_ = run_round(self.wired, blocks=poll)
             except Exception:
                 # one bad round must not end the daemon; the next round starts afresh
                 log.exception("round failed; retrying after the poll interval")
             else:
                 if round_.replies or round_.sessions_created or round_.sessions_cancelled:
                     log.info("round: %s", round_)
-            spent = time.monotonic() - started
-            self.wake.wait(max(0.0, self.poll_interval - spent))
+            self.wake.wait(max(0.0, next_poll - time.monotonic()))
         log.info("p2pcal stopped")

@@ -357,10 +357,11 @@ class Engine:
         """Judge one reply and commit its plan; returns its journal entry, to be written
         in the same transaction, and the booking it counted for (None: not an employee's)."""
         ctx = self.context()
-        reservation = store_rooms.by_uid(conn, reply.uid) if reply.uid else None
+        found = state.booking_and_view(conn, reply.uid) if reply.uid else None
+        # employees' answers first: they are the many (a room's UID is no booking's)
+        reservation = store_rooms.by_uid(conn, reply.uid) if reply.uid and not found else None
         if reservation is not None:
             return self._take_room_answer(conn, reply, reservation, ctx), None
-        found = state.booking_and_view(conn, reply.uid) if reply.uid else None
         booking, view = found or (None, None)
         reason = planner.judge(reply, booking)
         if reason is not None or booking is None or view is None:

@@ -69,7 +69,8 @@ class ThroughputResult:
     setup_seconds: float
     wall_seconds: float
     reply_cpu: float
-    """CPU of the reply path proper (judge, standing, plan, commit, quota withdrawals)."""
+    """CPU of the reply path proper (``Engine.take_batch``: judge, standing, plan, commit,
+    journal, quota withdrawals, the transaction of each batch)."""
     responses_cpu: float
     """CPU of ``Engine.take_responses``: the reply path plus the sweeps after each batch."""
     tick_cpu: float
@@ -97,9 +98,10 @@ class Driver:
         self.reply_path = Stopwatch()
         self.responses = Stopwatch()
         self.ticks = Stopwatch()
-        # the reply path proper, timed inside take_responses
-        take = self.engine._take_reply
-        self.engine._take_reply = self.reply_path.wrap(take)  # type: ignore[method-assign]
+        # the reply path proper, timed inside take_responses: each fetched batch of
+        # replies, taken in one transaction (its BEGIN and commit included)
+        take = self.engine.take_batch
+        self.engine.take_batch = self.reply_path.wrap(take)  # type: ignore[method-assign]
         self.accepts = self.declines = 0
 
     def setup(self) -> float:
