@@ -785,3 +785,15 @@ def test_an_edited_occurrence_reaches_the_attendee_copy(server: EwsServer) -> No
         ("2026-12-01 10:00", "Occurrence"),
         ("2026-12-02 16:00", "Exception"),
     ]
+
+
+def test_the_server_can_answer_for_an_attendee(server: EwsServer) -> None:
+    organizer = ews_account(server, SERVICE)
+    item = meeting(organizer, attendees=(ALICE, BOB), uid="uid-quick")
+    server.answer(ALICE, "uid-quick", "Accept")
+    server.answer(BOB, "uid-quick", "Decline", proposed=(at(2, 9), at(2, 10, 30)))
+    tracked = {
+        a.mailbox.email_address: (a.response_type, a.proposed_start)
+        for a in organizer.calendar.get(id=item.id).required_attendees
+    }
+    assert tracked == {ALICE: ("Accept", None), BOB: ("Decline", at(2, 9))}

@@ -246,15 +246,20 @@ def send_requests(
         request.associated = mine
         ctx.store.add(request, actor=organizer.email)
         if box.kind is MailboxKind.ROOM:
-            _room_answers(ctx, box, mine, request)
+            _room_answers(ctx, box, mine)
 
 
 def send_cancellations(
-    ctx: Context, item: Item, recipients: list[str], body: str | None = None
+    ctx: Context,
+    item: Item,
+    recipients: list[str],
+    body: str | None = None,
+    subject: str | None = None,
 ) -> None:
-    """Send a MeetingCancellation; attendees' copies are marked IsCancelled."""
+    """Send a MeetingCancellation (with ``subject`` when the organizer gave one);
+    attendees' copies are marked IsCancelled."""
     organizer = item.mailbox
-    subject = f"Canceled: {item.text('Subject') or ''}"
+    subject = subject or f"Canceled: {item.text('Subject') or ''}"
     for address in recipients:
         ctx.server.record_sent(
             organizer.email,
@@ -389,7 +394,7 @@ def _spans(item: Item) -> list[tuple[datetime, datetime]]:
     return spans
 
 
-def _room_answers(ctx: Context, room: Mailbox, mine: Item, request: Item) -> None:
+def _room_answers(ctx: Context, room: Mailbox, mine: Item) -> None:
     """The resource booking attendant: accept when free, decline overlaps."""
     if room.room_policy is RoomPolicy.NEVER:
         return
@@ -404,5 +409,21 @@ def _room_answers(ctx: Context, room: Mailbox, mine: Item, request: Item) -> Non
             if any(a < d and c < b for a, b in wanted for c, d in _spans(other)):
                 response = "Decline"
                 break
-    ctx.store.move(request, room.folder("deleteditems"), actor=room.email)
-    respond(ctx, mine, response, None, None)
+    respond_and_file(ctx, mine, response, None, None)
+
+
+def respond_and_file(
+    ctx: Context,
+    mine: Item,
+    response: str,
+    body: str | None,
+    proposed: tuple[datetime, datetime] | None,
+) -> Item | None:
+    """Answer, then file the meeting requests away as Outlook and OWA do."""
+    uid = mine.text("UID")
+    box = mine.mailbox
+    kept = respond(ctx, mine, response, body, proposed)
+    for message in list(box.folder("inbox").items.values()):
+        if message.kind == "MeetingRequest" and message.text("UID") == uid:
+            ctx.store.move(message, box.folder("deleteditems"), actor=box.email)
+    return kept

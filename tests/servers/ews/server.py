@@ -12,6 +12,7 @@ from types import TracebackType
 from . import soap
 from .clock import SimClock
 from .context import Context
+from .meetings import respond_and_file
 from .operations import HANDLERS, Handler, Stream
 from .soap import Element, EwsError, t
 from .store import MailboxKind, RoomPolicy, Store
@@ -133,6 +134,26 @@ class EwsServer:
 
     def add_room_list(self, email: str, name: str, rooms: list[str]) -> None:
         self.store.room_lists[email.lower()] = (name, list(rooms))
+
+    def answer(
+        self,
+        attendee: str,
+        uid: str,
+        response: str,
+        body: str | None = None,
+        proposed: tuple[datetime, datetime] | None = None,
+    ) -> None:
+        """Let ``attendee`` answer the meeting ``uid`` ("Accept", "Tentative", "Decline")
+        as their client would, without an exchangelib session of their own."""
+        with self.lock:
+            box = self.store.mailbox(attendee)
+            ctx = Context(self, self.store, box, box, False, None)
+            mine = next(
+                (i for i in box.folder("calendar").items.values() if i.text("UID") == uid), None
+            )
+            if mine is None:
+                raise LookupError(f"{attendee} has no meeting with UID {uid}")
+            respond_and_file(ctx, mine, response, body, proposed)
 
     # -- faults ----------------------------------------------------------
     def throttle(self, count: int, back_off_ms: int) -> None:

@@ -276,4 +276,6 @@ def format_datetime(moment: datetime) -> str:
     (exchangelib 5.6 could not read fractional seconds after a Z anyway: its
     parser drops such a value to None.)
     """
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # via a timestamp: datetime subclasses (exchangelib's EWSDateTime) refuse datetime.UTC
+    utc = datetime.fromtimestamp(moment.timestamp(), UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%SZ")

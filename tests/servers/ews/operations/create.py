@@ -86,9 +86,8 @@ def _reference(ctx: Context, node: Element) -> Item:
 
 def _reply(ctx: Context, node: Element, response: str) -> list[Item]:
     reference = _reference(ctx, node)
-    request: Item | None = None
     if reference.kind == "MeetingRequest":
-        request, mine = reference, reference.associated
+        mine = reference.associated
     elif reference.kind == "CalendarItem":
         mine = reference.master or reference
     else:
@@ -106,13 +105,7 @@ def _reply(ctx: Context, node: Element, response: str) -> list[Item]:
     if start and end:
         proposed = (parse_datetime(start), parse_datetime(end))
     body = node.findtext(t("Body"))
-    uid = mine.text("UID")
-    kept = meetings.respond(ctx, mine, response, body, proposed)
-    # Responding removes the meeting request from the inbox, as Outlook and OWA do.
-    inbox = mine.mailbox.folder("inbox")
-    for message in list(inbox.items.values()):
-        if message.kind == "MeetingRequest" and (message is request or message.text("UID") == uid):
-            ctx.store.move(message, mine.mailbox.folder("deleteditems"), actor=ctx.acting.email)
+    kept = meetings.respond_and_file(ctx, mine, response, body, proposed)
     return [kept] if kept is not None else []
 
 
@@ -121,6 +114,7 @@ def _cancel(ctx: Context, node: Element) -> list[Item]:
     if item.kind != "CalendarItem" or not meetings.is_organizer_copy(item):
         raise EwsError("ErrorInvalidReferenceItem", "Only the organizer can cancel a meeting.")
     body = node.findtext(t("NewBodyContent")) or node.findtext(t("Body"))
-    meetings.send_cancellations(ctx, item, meetings.attendee_addresses(item), body)
+    subject = node.findtext(t("Subject"))  # the cancellation's own subject, when given
+    meetings.send_cancellations(ctx, item, meetings.attendee_addresses(item), body, subject)
     ctx.store.move(item, item.mailbox.folder("deleteditems"), actor=ctx.acting.email)
     return []
