@@ -510,6 +510,8 @@ def test_filter_on_an_extended_property_and_on_the_subject(server: EwsServer) ->
     assert sorted(i.subject for i in either) == ["Dentist", "P2P: Alpha"]
     both = coach.calendar.filter(Q(subject__startswith="P2P") & ~Q(p2p_uid="s-a"))
     assert [i.subject for i in both] == ["P2P: Beta"]
+    ordered = coach.calendar.filter(subject__startswith="P2P").order_by("-start")
+    assert [i.subject for i in ordered] == ["P2P: Beta", "P2P: Alpha"]
 
 
 # -- 8, 9: updates, conflicts, cancellations ----------------------------------------------

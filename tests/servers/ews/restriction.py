@@ -93,3 +93,19 @@ def matches(node: Element, item: Item | Occurrence) -> bool:
                 return True
         return False
     raise EwsError("ErrorUnsupportedQueryFilter", f"Unsupported restriction {kind}.")
+
+
+def sort_value(field: Element, item: Item | Occurrence) -> tuple[int, int, str]:
+    """A key that orders by the property ``field`` names (missing values first)."""
+    values = _value(field, item)
+    if not values:
+        return (0, 0, "")
+    text = values[0]
+    try:
+        return (1, int(text), "")
+    except ValueError:
+        pass
+    try:
+        return (1, int(parse_datetime(text).timestamp()), "")
+    except ValueError:
+        return (2, 0, text)

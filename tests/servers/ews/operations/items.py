@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from .. import calendar, ids, meetings
 from ..calendar import Occurrence
 from ..context import Context
-from ..restriction import matches
+from ..restriction import matches, sort_value
 from ..shapes import Shape, properties, render_item
 from ..soap import Element, EwsError, children, m, operation_response, response_message, sub, t
 from ..store import Item, parse_datetime
@@ -39,6 +39,16 @@ def _sort_key(entry: Item | Occurrence) -> tuple[datetime, str]:
         else datetime.min.replace(tzinfo=UTC)
     )
     return when, entry.id
+
+
+def _sorted(entries: list[Item | Occurrence], order: Element) -> list[Item | Occurrence]:
+    """One t:FieldOrder of a SortOrder (applied last to first, as sorts are stable)."""
+    path = order[0]
+
+    def key(entry: Item | Occurrence) -> tuple[int, int, str]:
+        return sort_value(path, entry)
+
+    return sorted(entries, key=key, reverse=order.get("Order") == "Descending")
 
 
 @operation("FindItem")
@@ -91,6 +101,8 @@ def find_item(ctx: Context, request: Element) -> Element:
             entries = list(plain)
         if view is not None and restriction is not None:
             entries = [e for e in entries if matches(restriction[0], e)]
+        for order in reversed(children(request, m("SortOrder"))):
+            entries = _sorted(entries, order)
         total = len(entries)
         offset, page = 0, entries
         if paging is not None:
