@@ -614,6 +614,11 @@ def test_throttling_answers_server_busy_with_a_back_off(server: EwsServer) -> No
         list(calendar.sync_items(only_fields=["subject"]))
     assert caught.value.back_off == 2.5
     assert list(calendar.sync_items(only_fields=["subject"])) == []
+    # Faults can aim at one operation and leave the others alone.
+    server.throttle(1, back_off_ms=100, operation="CreateItem")
+    list(calendar.sync_items(only_fields=["subject"]))
+    with pytest.raises(ErrorServerBusy):
+        meeting(coach, attendees=())
 
 
 def test_injected_failures_surface_as_errors(server: EwsServer) -> None:
@@ -786,7 +791,12 @@ def test_an_edited_occurrence_reaches_the_attendee_copy(server: EwsServer) -> No
     assert local_starts(alice, at(1, 0), at(5, 0)) == [
         ("2026-12-01 10:00", "Occurrence"),
         ("2026-12-02 16:00", "Exception"),
+        ("2026-12-03 10:00", "Exception"),
     ]
+    third = alice.calendar.view(start=at(3, 0), end=at(4, 0))[0]
+    assert (third.is_cancelled, third.subject) == (True, "Canceled: P2P: Negotiation")
+    [cancellation] = [m for m in alice.inbox.all() if type(m).__name__ == "MeetingCancellation"]
+    assert cancellation.subject == "Canceled: P2P: Negotiation"
 
 
 def test_the_server_can_answer_for_an_attendee(server: EwsServer) -> None:

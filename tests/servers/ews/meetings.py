@@ -290,6 +290,43 @@ def send_cancellations(
         ctx.store.add(message, actor=organizer.email)
 
 
+def cancel_occurrence(
+    ctx: Context, master: Item, original: datetime, recipients: list[str]
+) -> None:
+    """A MeetingCancellation for one occurrence; attendees' occurrences are marked cancelled."""
+    organizer = master.mailbox
+    subject = f"Canceled: {master.text('Subject') or ''}"
+    rule = calendar.series(master)
+    duration = rule.duration if rule is not None else timedelta(0)
+    for address in recipients:
+        ctx.server.record_sent(
+            organizer.email, [address], subject, master.text("Body") or "",
+            "IPM.Schedule.Meeting.Canceled",
+        )  # fmt: skip
+        box = ctx.store.find_mailbox(address)
+        if box is None:
+            continue
+        message = _meeting_message(ctx, "MeetingCancellation", master, organizer, box, subject)
+        message.props.pop("Recurrence", None)
+        message.set_text("Start", format_datetime(original))
+        message.set_text("End", format_datetime(original + duration))
+        message.set_text("RecurrenceId", format_datetime(original))
+        mine = _attendee_copy(ctx, master, box)
+        if mine is not None and original not in mine.deleted_occurrences:
+            exception = mine.exceptions.get(original) or calendar.materialize(
+                ctx.store, calendar.Occurrence(mine, original, original, original + duration)
+            )
+            exception.set_text("IsCancelled", "true")
+            exception.set_text("AppointmentState", "7")
+            exception.set_text("Subject", subject)
+            ctx.store.touch(exception, actor=organizer.email)
+            message.props["AssociatedCalendarItemId"] = el(
+                t("AssociatedCalendarItemId"), Id=exception.id, ChangeKey=exception.changekey
+            )
+            message.associated = exception
+        ctx.store.add(message, actor=organizer.email)
+
+
 def respond(
     ctx: Context,
     mine: Item,

@@ -42,8 +42,12 @@ class SentMail:
 
 
 @dataclass
-class _Failure:
-    status: int | str
+class _Fault:
+    """One injected fault: busy (with a back-off), an HTTP status or a ResponseCode."""
+
+    operation: str | None
+    back_off_ms: int | None = None
+    status: int | str | None = None
 
 
 class EwsServer:
@@ -66,8 +70,7 @@ class EwsServer:
         # tests shorten it to see a stream close without waiting.
         self.streaming_minute = 60.0
         self.lock = threading.RLock()
-        self._throttle: list[int] = []
-        self._failures: list[_Failure] = []
+        self._faults: list[_Fault] = []
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -156,16 +159,23 @@ class EwsServer:
             respond_and_file(ctx, mine, response, body, proposed)
 
     # -- faults ----------------------------------------------------------
-    def throttle(self, count: int, back_off_ms: int) -> None:
-        """The next ``count`` requests answer ErrorServerBusy with BackOffMilliseconds."""
+    def throttle(self, count: int, back_off_ms: int, operation: str | None = None) -> None:
+        """The next ``count`` requests (of ``operation``, if given) answer ErrorServerBusy
+        with BackOffMilliseconds, as Exchange's throttling does."""
         with self.lock:
-            self._throttle = [back_off_ms] * count
+            self._faults.extend(_Fault(operation, back_off_ms=back_off_ms) for _ in range(count))
 
-    def fail_next(self, n: int = 1, status: int | str = 500) -> None:
-        """The next ``n`` requests fail: an int is an HTTP status with an HTML body,
-        a string is an EWS ResponseCode answered as an error ResponseMessage."""
+    def fail_next(self, n: int = 1, status: int | str = 500, operation: str | None = None) -> None:
+        """The next ``n`` requests (of ``operation``, if given) fail: an int is an HTTP
+        status with an HTML body, a string a ResponseCode in an error ResponseMessage."""
         with self.lock:
-            self._failures.extend(_Failure(status) for _ in range(n))
+            self._faults.extend(_Fault(operation, status=status) for _ in range(n))
+
+    def _take_fault(self, operation: str) -> _Fault | None:
+        for index, fault in enumerate(self._faults):
+            if fault.operation in (None, operation):
+                return self._faults.pop(index)
+        return None
 
     # -- logs --------------------------------------------------------------
     def count(self, operation: str) -> int:
@@ -199,20 +209,18 @@ class EwsServer:
             self.requests.append(
                 RequestRecord(operation, impersonated or anchor, login, self.store.now())
             )
-            if self._throttle:
-                back_off = self._throttle.pop(0)
+            fault = self._take_fault(operation)
+            if fault is not None and fault.back_off_ms is not None:
                 busy = EwsError(
                     "ErrorServerBusy",
                     "The server cannot service this request right now. Try again later.",
-                    back_off_ms=back_off,
+                    back_off_ms=fault.back_off_ms,
                 )
                 return 500, soap.fault(busy)
-            if self._failures:
-                failure = self._failures.pop(0)
-                if isinstance(failure.status, int):
-                    page = b"<html><body><h1>Server Error</h1></body></html>"
-                    return failure.status, page
-                error = EwsError(failure.status, f"Injected failure {failure.status}.")
+            if fault is not None and isinstance(fault.status, int):
+                return fault.status, b"<html><body><h1>Server Error</h1></body></html>"
+            if fault is not None and isinstance(fault.status, str):
+                error = EwsError(fault.status, f"Injected failure {fault.status}.")
                 return 200, soap.envelope(
                     soap.operation_response(operation, [soap.response_message(operation, error)])
                 )

@@ -157,8 +157,13 @@ def _delete(ctx: Context, target: Item | Occurrence, cancellations: str, delete_
         if exception is not None:
             ctx.store.items.pop(exception.id, None)
         ctx.store.touch(master, actor=actor)
-        if cancellations != "SendToNone" and meetings.is_organizer_copy(master):
-            meetings.send_requests(ctx, master, meetings.attendee_addresses(master), update=True)
+        if (
+            cancellations != "SendToNone"
+            and meetings.is_meeting(master)
+            and meetings.is_organizer_copy(master)
+        ):
+            recipients = meetings.attendee_addresses(master)
+            meetings.cancel_occurrence(ctx, master, original, recipients)
         return
     if (
         target.kind == "CalendarItem"
