@@ -182,6 +182,42 @@ def test_sync_honours_max_changes_and_pages_to_the_end(server: EwsServer) -> Non
     assert server.count("SyncFolderItems") - before == 3
 
 
+def test_sync_reports_items_in_the_order_of_their_latest_change(server: EwsServer) -> None:
+    coach = ews_account(server, COACH)
+    first = meeting(coach, "P2P: First", attendees=())
+    second = meeting(coach, "P2P: Second", attendees=(), start=at(2, 10), end=at(2, 11))
+    first.subject = "P2P: First, renamed"
+    first.save(update_fields=["subject"])
+    third = meeting(coach, "P2P: Third", attendees=(), start=at(3, 10), end=at(3, 11))
+    changes = list(coach.calendar.sync_items(only_fields=["subject"], max_changes_returned=1))
+    assert [item.id for _, item in changes] == [second.id, first.id, third.id]
+    # A part-way state still resumes: the renamed item comes once, as an update.
+    page_state = None
+    seen: list[tuple[str, str]] = []
+    from exchangelib.services import SyncFolderItems
+
+    for _ in range(3):
+        service = SyncFolderItems(account=coach)
+        got = list(
+            service.call(
+                folder=coach.calendar, shape="IdOnly", additional_fields=set(),
+                sync_state=page_state, ignore=None, max_changes_returned=2, sync_scope=None,
+            )
+        )  # fmt: skip
+        seen += [(kind, item.id) for kind, item in got]
+        page_state = service.sync_state
+        if service.includes_last_item_in_range:
+            break
+        first.subject = "P2P: First, again"
+        first.save(update_fields=["subject"])
+    assert seen == [
+        ("create", second.id),
+        ("create", first.id),
+        ("create", third.id),
+        ("update", first.id),
+    ]
+
+
 def test_sync_deletes_an_item_created_before_the_state(server: EwsServer) -> None:
     coach = ews_account(server, COACH)
     item = meeting(coach, attendees=())
@@ -592,13 +628,19 @@ def test_deleting_a_meeting_cancels_it_for_attendees(server: EwsServer) -> None:
 def test_cancel_sends_the_body_and_removes_the_organizer_item(server: EwsServer) -> None:
     organizer = ews_account(server, SERVICE)
     item = meeting(organizer, attendees=(ALICE,))
-    item.cancel(body="The coach is ill; see other sessions.")
+    item.cancel(subject="Session cancelled", new_body="The coach is ill; see other sessions.")
     assert list(organizer.calendar.all()) == []
-    assert server.sent[-1].body == "The coach is ill; see other sessions."
+    assert (server.sent[-1].subject, server.sent[-1].body) == (
+        "Session cancelled",
+        "The coach is ill; see other sessions.",
+    )
     alice = ews_account(server, ALICE, user=ALICE, password="pw-alice", delegate=True)
     [cancellation] = [m for m in alice.inbox.all() if type(m).__name__ == "MeetingCancellation"]
     assert cancellation.body == "The coach is ill; see other sessions."
-    assert [c.is_cancelled for c in alice.calendar.all()] == [True]
+    assert cancellation.subject == "Session cancelled"
+    assert [(c.is_cancelled, c.subject) for c in alice.calendar.all()] == [
+        (True, "Canceled: P2P: Negotiation")
+    ]
 
 
 # -- 14: faults and the request log -------------------------------------------------------

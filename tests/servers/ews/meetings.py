@@ -257,9 +257,10 @@ def send_cancellations(
     subject: str | None = None,
 ) -> None:
     """Send a MeetingCancellation (with ``subject`` when the organizer gave one);
-    attendees' copies are marked IsCancelled."""
+    attendees' copies are marked IsCancelled and titled "Canceled: <subject>"."""
     organizer = item.mailbox
-    subject = subject or f"Canceled: {item.text('Subject') or ''}"
+    copy_subject = f"Canceled: {item.text('Subject') or ''}"
+    subject = subject or copy_subject
     for address in recipients:
         ctx.server.record_sent(
             organizer.email,
@@ -279,7 +280,7 @@ def send_cancellations(
         if mine is not None:
             mine.set_text("IsCancelled", "true")
             mine.set_text("AppointmentState", "7")
-            mine.set_text("Subject", subject)
+            mine.set_text("Subject", copy_subject)
             ctx.store.touch(mine, actor=organizer.email)
             message.props["AssociatedCalendarItemId"] = el(
                 t("AssociatedCalendarItemId"), Id=mine.id, ChangeKey=mine.changekey

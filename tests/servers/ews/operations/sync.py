@@ -1,14 +1,22 @@
-"""SyncFolderItems from an opaque SyncState over each folder's change log."""
+"""SyncFolderItems from an opaque SyncState over each folder's change log.
+
+Like Exchange's ICS, changes come in the order of each item's latest change, one
+entry per item, and a state remembers what it has handed out: a base point in the
+folder's log plus, while a sync is part-way (MaxChangesReturned cut it short), the
+items already delivered past that point. Any old state resumes correctly.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import hashlib
+import json
+from dataclasses import dataclass, field
 
 from ..context import Context
 from ..shapes import Shape, render_item
-from ..soap import Element, EwsError, el, m, operation_response, response_message, sub, t
+from ..soap import Element, EwsError, m, operation_response, response_message, sub, t
 from ..store import ChangeKind, Folder
 from . import operation
 from .folders import resolve_folder
@@ -16,24 +24,32 @@ from .folders import resolve_folder
 _SECRET = b"p2pcal-ews-simulator"
 
 
-def encode_state(folder: Folder, seq: int) -> str:
-    payload = f"{folder.id}|{seq}"
-    tag = hashlib.sha256(_SECRET + payload.encode()).hexdigest()[:16]
-    return base64.b64encode(f"{payload}|{tag}".encode()).decode()
+@dataclass
+class SyncState:
+    base: int = 0
+    delivered: dict[str, int] = field(default_factory=dict)  # item id -> change seq seen
 
+    def encode(self, folder: Folder) -> str:
+        payload = json.dumps([folder.id, self.base, self.delivered], separators=(",", ":"))
+        tag = hashlib.sha256(_SECRET + payload.encode()).hexdigest()[:16]
+        return base64.b64encode(f"{tag}{payload}".encode()).decode()
 
-def decode_state(folder: Folder, state: str) -> int:
-    invalid = EwsError(
-        "ErrorInvalidSyncStateData", "Synchronization state data is corrupt or otherwise invalid."
-    )
-    try:
-        folder_id, seq, tag = base64.b64decode(state.strip(), validate=True).decode().split("|")
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise invalid from None
-    expected = hashlib.sha256(_SECRET + f"{folder_id}|{seq}".encode()).hexdigest()[:16]
-    if tag != expected or folder_id != folder.id:
-        raise invalid
-    return int(seq)
+    @classmethod
+    def decode(cls, folder: Folder, state: str) -> SyncState:
+        invalid = EwsError(
+            "ErrorInvalidSyncStateData",
+            "Synchronization state data is corrupt or otherwise invalid.",
+        )
+        try:
+            raw = base64.b64decode(state.strip(), validate=True).decode()
+            tag, payload = raw[:16], raw[16:]
+            folder_id, base, delivered = json.loads(payload)
+        except (ValueError, binascii.Error, UnicodeDecodeError, TypeError):
+            raise invalid from None
+        expected = hashlib.sha256(_SECRET + payload.encode()).hexdigest()[:16]
+        if tag != expected or folder_id != folder.id:
+            raise invalid
+        return cls(int(base), {str(k): int(v) for k, v in delivered.items()})
 
 
 @operation("SyncFolderItems")
@@ -50,55 +66,53 @@ def _sync(ctx: Context, request: Element) -> Element:
     if folder_node is None or len(folder_node) == 0:
         raise EwsError("ErrorInvalidRequest", "SyncFolderId is required.")
     folder = resolve_folder(ctx, folder_node[0])
-    state = request.findtext(m("SyncState"))
-    since = decode_state(folder, state) if state else 0
+    text = request.findtext(m("SyncState"))
+    state = SyncState.decode(folder, text) if text else SyncState()
     limit = int(request.findtext(m("MaxChangesReturned")) or "512")
     ignored = {node.get("Id") for node in request.iterfind(f"{m('Ignore')}/{t('ItemId')}")}
 
-    # Collapse the log after `since` to one change per item. Items are ordered by their
-    # first change after `since`, so a truncated answer can resume from the first change
-    # of the last item it carries: later items have all their changes after that point
-    # (an item carried already may come again as an Update, which is harmless).
-    first_seq: dict[str, int] = {}
-    latest: dict[str, ChangeKind] = {}
-    existed_before: set[str] = set()
+    existed: set[str] = set()  # items the client has at the base point
+    latest: dict[str, tuple[int, ChangeKind]] = {}
     for change in folder.changes:
-        if change.seq <= since:
+        if change.seq <= state.base:
             if change.kind is ChangeKind.CREATE:
-                existed_before.add(change.item_id)
+                existed.add(change.item_id)
             elif change.kind is ChangeKind.DELETE:
-                existed_before.discard(change.item_id)
+                existed.discard(change.item_id)
+        else:
+            latest[change.item_id] = (change.seq, change.kind)
+
+    due: list[tuple[int, str, str]] = []  # (seq, Create/Update/Delete, item id)
+    for item_key, (seq, kind) in sorted(latest.items(), key=lambda pair: pair[1][0]):
+        if state.delivered.get(item_key) == seq:
             continue
-        first_seq.setdefault(change.item_id, change.seq)
-        latest[change.item_id] = change.kind
-    selected: list[tuple[int, str, str]] = []
-    for item_key, seq in sorted(first_seq.items(), key=lambda pair: pair[1]):
-        was_there = item_key in existed_before
-        if latest[item_key] is ChangeKind.DELETE:
-            if not was_there:
-                continue
-            selected.append((seq, "Delete", item_key))
-        elif item_key not in ignored:
-            selected.append((seq, "Update" if was_there else "Create", item_key))
-    head = folder.changes[-1].seq if folder.changes else since
-    truncated = len(selected) > limit
-    if truncated:
-        selected = selected[:limit]
-        new_since = selected[-1][0]
-    else:
-        new_since = max(since, head)
-    entries: list[Element] = []
-    for _, tag, item_key in selected:
-        node = el(t(tag))
+        seen = item_key in existed or item_key in state.delivered
+        if kind is ChangeKind.DELETE:
+            if seen:
+                due.append((seq, "Delete", item_key))
+        else:
+            due.append((seq, "Update" if seen else "Create", item_key))
+
+    page: list[tuple[int, str, str]] = []
+    delivered = dict(state.delivered)
+    rest = list(reversed(due))
+    while rest and len(page) < limit:
+        seq, tag, item_key = rest.pop()
+        delivered[item_key] = seq
+        if item_key not in ignored:  # an ignored item counts as synced
+            page.append((seq, tag, item_key))
+    truncated = bool(rest)
+    head = folder.changes[-1].seq if folder.changes else state.base
+    new_state = SyncState(state.base, delivered) if truncated else SyncState(max(head, state.base))
+
+    message = response_message("SyncFolderItems")
+    sub(message, m("SyncState"), new_state.encode(folder))
+    sub(message, m("IncludesLastItemInRange"), "false" if truncated else "true")
+    changes = sub(message, m("Changes"))
+    for _, tag, item_key in page:
+        node = sub(changes, t(tag))
         if tag == "Delete":
             sub(node, t("ItemId"), Id=item_key)
         else:
             node.append(render_item(folder.items[item_key], shape))
-        entries.append(node)
-    message = response_message("SyncFolderItems")
-    sub(message, m("SyncState"), encode_state(folder, new_since))
-    sub(message, m("IncludesLastItemInRange"), "false" if truncated else "true")
-    changes = sub(message, m("Changes"))
-    for node in entries:
-        changes.append(node)
     return operation_response("SyncFolderItems", [message])
