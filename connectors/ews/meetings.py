@@ -110,10 +110,11 @@ class Meetings:
         if item is None:
             log.info("ews: no meeting item for %s: nothing to cancel", invitation.attendee.email)
             return
+        # CancelCalendarItem takes its text as NewBodyContent (Body is not used)
         if subject:
-            item.cancel(subject=subject, body=text)
+            item.cancel(subject=subject, new_body=text)
         else:
-            item.cancel(body=text)
+            item.cancel(new_body=text)
 
     def _find(self, account: Any, uid: str) -> Any | None:
         """The organizer's meeting item for invitation ``uid``, or None."""

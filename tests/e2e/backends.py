@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 import urllib.request
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -243,8 +243,11 @@ class ExchangePeople:
 
     def _inbox(self, email: str) -> list[Any]:
         self.outlook.enrol(email, email.split("@")[0])
-        items = list(self.outlook.account(email).inbox.all())
-        return sorted(items, key=lambda i: (i.datetime_received or datetime.min, i.id))
+        account = self.outlook.account(email)
+        # a meeting request answered is filed in Deleted Items, as Outlook does
+        items = [*account.inbox.all(), *account.trash.all()]
+        # stable: within one second, the order the server keeps (delivery order)
+        return sorted(items, key=lambda i: i.datetime_received or datetime.min.replace(tzinfo=UTC))
 
     def itip(self, email: str) -> list[Received]:
         found: list[Received] = []
@@ -253,7 +256,7 @@ class ExchangePeople:
             kind = type(item).__name__
             if kind not in ("MeetingRequest", "MeetingCancellation"):
                 continue
-            uid = str(item.uid)
+            uid = _meeting_key(item)
             sequences[uid] = sequences.get(uid, -1) + 1
             found.append(
                 Received(
@@ -261,10 +264,10 @@ class ExchangePeople:
                     uid=uid,
                     sequence=sequences[uid],
                     summary=str(item.subject or ""),
-                    organizer=str(getattr(item.organizer, "email_address", "") or "").lower(),
+                    organizer=str(getattr(item.sender, "email_address", "") or "").lower(),
                     subject=str(item.subject or ""),
                     text=str(item.body or ""),
-                    calendar="",
+                    calendar=_outline(item),
                 )
             )
         return found
@@ -289,19 +292,44 @@ class ExchangePeople:
         return seen
 
     def reply(self, email: str, invitation: Received, partstat: str) -> None:
-        requests = [
+        """Answer in Outlook: from the meeting request while it is in the inbox, else
+        from the meeting in the calendar (changing an answer given before)."""
+        account = self.outlook.account(email)
+        waiting = [
             i
-            for i in self._inbox(email)
-            if type(i).__name__ == "MeetingRequest" and str(i.uid) == invitation.uid
+            for i in account.inbox.all()
+            if type(i).__name__ == "MeetingRequest" and _meeting_key(i) == invitation.uid
         ]
-        assert requests, f"{email} has no meeting request {invitation.uid}"
-        request = requests[-1]
+        target = waiting[-1] if waiting else account.calendar.get(id=invitation.uid)
         if partstat == "ACCEPTED":
-            request.accept()
+            target.accept()
         elif partstat == "DECLINED":
-            request.decline()
+            target.decline()
         else:
-            request.tentatively_accept()
+            target.tentatively_accept()
 
     def section(self) -> str:
         return ews_section(self.outlook.server, "mail")
+
+
+def _meeting_key(item: Any) -> str:
+    """What ties a meeting message to its meeting in the attendee's mailbox: the calendar
+    item it belongs to (exchangelib does not read a meeting request's UID)."""
+    associated = item.associated_calendar_item_id
+    assert associated is not None, f"meeting message without its calendar item: {item.subject}"
+    return str(associated.id)
+
+
+def _outline(item: Any) -> str:
+    """What Outlook shows of a meeting message, written the iCalendar way the tests read
+    (no METHOD: it is no iTIP message)."""
+    moment = getattr(item, "start", None)  # a cancellation names no time
+    start = moment.astimezone(EWSTimeZone("UTC")) if moment else None
+    return "\r\n".join(
+        [
+            "BEGIN:VEVENT",
+            f"DTSTART:{start:%Y%m%dT%H%M%SZ}" if start else "DTSTART:",
+            f"LOCATION:{getattr(item, 'location', '') or ''}",
+            "END:VEVENT",
+        ]
+    )

@@ -9,7 +9,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -129,6 +130,17 @@ email = "{ORGANIZER}"
             env=self.env(),
             cwd=self.root,
         )
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """The daemon stopped (SIGSTOP) while the block runs, then let go: what the block
+        sends lands as if at once."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            self.process.send_signal(signal.SIGCONT)
 
     def stop(self) -> int:
         assert self.process is not None
