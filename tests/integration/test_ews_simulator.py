@@ -34,25 +34,27 @@ BOB = "bob@corp.example"
 ROOM = "room1@corp.example"
 
 
-class P2pUid(ExtendedProperty):
+# Registered under names of their own: the connector registers its "p2p_uid" once per
+# process, and CalendarItem's registry is process-wide.
+class SimUid(ExtendedProperty):
     distinguished_property_set_id = "PublicStrings"
-    property_name = "p2pcal-uid"
+    property_name = "p2pcal-sim-uid"
     property_type = "String"
 
 
-class P2pSeats(ExtendedProperty):
+class SimSeats(ExtendedProperty):
     distinguished_property_set_id = "PublicStrings"
-    property_name = "p2pcal-seats"
+    property_name = "p2pcal-sim-seats"
     property_type = "Integer"
 
 
 @pytest.fixture(autouse=True, scope="module")
 def _registered() -> Iterator[None]:
-    CalendarItem.register("p2p_uid", P2pUid)
-    CalendarItem.register("p2p_seats", P2pSeats)
+    CalendarItem.register("sim_uid", SimUid)
+    CalendarItem.register("sim_seats", SimSeats)
     yield
-    CalendarItem.deregister("p2p_uid")
-    CalendarItem.deregister("p2p_seats")
+    CalendarItem.deregister("sim_uid")
+    CalendarItem.deregister("sim_seats")
 
 
 @pytest.fixture
@@ -242,14 +244,14 @@ FIELDS = [
     "subject", "start", "end", "_start_timezone", "_end_timezone", "is_all_day", "location",
     "categories", "body", "uid", "type", "recurrence", "modified_occurrences",
     "deleted_occurrences", "is_cancelled", "required_attendees", "resources", "organizer",
-    "changekey", "p2p_uid", "p2p_seats",
+    "changekey", "sim_uid", "sim_seats",
 ]  # fmt: skip
 
 
 def test_fetch_returns_the_fields_the_connector_reads(server: EwsServer) -> None:
     coach = ews_account(server, COACH)
     item = meeting(
-        coach, rooms=(ROOM,), categories=["P2P"], p2p_uid="s-1", p2p_seats=4, uid="uid-1"
+        coach, rooms=(ROOM,), categories=["P2P"], sim_uid="s-1", sim_seats=4, uid="uid-1"
     )
     [got] = coach.fetch(ids=[item], only_fields=FIELDS)
     assert got.subject == "P2P: Negotiation"
@@ -267,18 +269,18 @@ def test_fetch_returns_the_fields_the_connector_reads(server: EwsServer) -> None
     assert got.organizer.email_address == COACH
     assert [a.mailbox.email_address for a in got.required_attendees] == [ALICE]
     assert [(a.mailbox.email_address, a.response_type) for a in got.resources] == [(ROOM, "Accept")]
-    assert got.p2p_uid == "s-1"
-    assert got.p2p_seats == 4
+    assert got.sim_uid == "s-1"
+    assert got.sim_seats == 4
     assert got.changekey  # the room's answer already moved it past the key save() saw
 
 
 def test_extended_properties_come_back_only_when_asked_for(server: EwsServer) -> None:
     coach = ews_account(server, COACH)
-    item = meeting(coach, attendees=(), p2p_uid="s-2")
+    item = meeting(coach, attendees=(), sim_uid="s-2")
     [plain] = coach.fetch(ids=[item], only_fields=["subject"])
-    assert plain.p2p_uid is None
-    [asked] = coach.fetch(ids=[item], only_fields=["subject", "p2p_uid"])
-    assert asked.p2p_uid == "s-2"
+    assert plain.sim_uid is None
+    [asked] = coach.fetch(ids=[item], only_fields=["subject", "sim_uid"])
+    assert asked.sim_uid == "s-2"
 
 
 def test_fetch_of_a_missing_item_is_item_not_found(server: EwsServer) -> None:
@@ -534,17 +536,17 @@ def test_filter_on_an_extended_property_and_on_the_subject(server: EwsServer) ->
     from exchangelib import Q
 
     coach = ews_account(server, COACH)
-    meeting(coach, "P2P: Alpha", attendees=(), p2p_uid="s-a")
-    meeting(coach, "P2P: Beta", attendees=(), p2p_uid="s-b", start=at(2, 10), end=at(2, 11))
+    meeting(coach, "P2P: Alpha", attendees=(), sim_uid="s-a")
+    meeting(coach, "P2P: Beta", attendees=(), sim_uid="s-b", start=at(2, 10), end=at(2, 11))
     meeting(coach, "Dentist", attendees=(), start=at(3, 10), end=at(3, 11))
-    assert [i.subject for i in coach.calendar.filter(p2p_uid="s-b")] == ["P2P: Beta"]
+    assert [i.subject for i in coach.calendar.filter(sim_uid="s-b")] == ["P2P: Beta"]
     assert sorted(i.subject for i in coach.calendar.filter(subject__icontains="p2p")) == [
         "P2P: Alpha",
         "P2P: Beta",
     ]
-    either = coach.calendar.filter(Q(subject="Dentist") | Q(p2p_uid="s-a"))
+    either = coach.calendar.filter(Q(subject="Dentist") | Q(sim_uid="s-a"))
     assert sorted(i.subject for i in either) == ["Dentist", "P2P: Alpha"]
-    both = coach.calendar.filter(Q(subject__startswith="P2P") & ~Q(p2p_uid="s-a"))
+    both = coach.calendar.filter(Q(subject__startswith="P2P") & ~Q(sim_uid="s-a"))
     assert [i.subject for i in both] == ["P2P: Beta"]
     ordered = coach.calendar.filter(subject__startswith="P2P").order_by("-start")
     assert [i.subject for i in ordered] == ["P2P: Beta", "P2P: Alpha"]
