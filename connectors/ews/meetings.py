@@ -22,14 +22,15 @@ from exchangelib import (
     Mailbox,
     Message,
 )
-from exchangelib.items import SEND_TO_ALL_AND_SAVE_COPY
+from exchangelib.items import NEVER_OVERWRITE, SEND_TO_ALL_AND_SAVE_COPY
 
 from connectors.ews.accounts import Exchange
-from p2pcal.errors import PermanentError
+from p2pcal.errors import Conflict, PermanentError, TemporaryError
 from p2pcal.model import Email, Invitation, ITipMethod, Person
 
 log = logging.getLogger(__name__)
 
+_ATTEMPTS = 3
 _FIELDS = ("subject", "start", "end", "location", "p2p_uid", "p2p_sequence", "p2p_message")
 
 
@@ -44,6 +45,19 @@ class Meetings:
         self, invitation: Invitation, message_id: str, text: str, subject: str | None = None
     ) -> None:
         doing = f"send {invitation.method.value} to {invitation.attendee.email}"
+        for attempt in range(_ATTEMPTS):
+            try:
+                self._deliver(invitation, message_id, text, subject, doing)
+                return
+            except Conflict as conflict:
+                # the item changed (an answer came in) or went between reading and
+                # writing it: read it again and decide again
+                log.info("ews: %s (attempt %d); reading the item again", conflict, attempt + 1)
+        raise TemporaryError(f"ews: {doing}: the meeting item kept changing; retrying later")
+
+    def _deliver(
+        self, invitation: Invitation, message_id: str, text: str, subject: str | None, doing: str
+    ) -> None:
         with self._exchange.errors(doing):
             account = self._exchange.account(self._organizer.email)
             if invitation.method is ITipMethod.REQUEST:
@@ -101,8 +115,11 @@ class Meetings:
         else:
             for name, value in values.items():
                 setattr(item, name, value)
+            # with the change key read just now: a change in between is a conflict
             item.save(
-                update_fields=list(values), send_meeting_invitations=SEND_TO_ALL_AND_SAVE_COPY
+                update_fields=list(values),
+                send_meeting_invitations=SEND_TO_ALL_AND_SAVE_COPY,
+                conflict_resolution=NEVER_OVERWRITE,
             )
 
     def _cancel(self, account: Any, invitation: Invitation, text: str, subject: str | None) -> None:

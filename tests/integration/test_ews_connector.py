@@ -263,3 +263,24 @@ def test_failures_become_clear_errors(server: EwsServer) -> None:
     assert ews.poll(COACH, first.cursor).changed == ()
     assert all(f.ok for f in ews.check(CheckTargets(calendars=(COACH,), organizer=True)))
     ews.close()
+
+
+def test_a_change_key_conflict_is_read_again_and_never_overwrites(
+    server: EwsServer, ews: EwsConnector
+) -> None:
+    ews.deliver(_invitation(EMPLOYEES[0]), "<req@p2p>", "You are invited.")
+    server.fail_next(1, "ErrorIrresolvableConflict", operation="UpdateItem")
+    ews.deliver(_invitation(EMPLOYEES[0], sequence=1), "<upd-1@p2p>", "Moved once.")
+    updates = [m for m in _inbox(server, EMPLOYEES[0]) if type(m).__name__ == "MeetingRequest"]
+    assert sorted(str(m.body) for m in updates) == ["Moved once.", "You are invited."]
+
+    server.fail_next(3, "ErrorIrresolvableConflict", operation="UpdateItem")
+    with pytest.raises(TemporaryError, match="kept changing"):
+        ews.deliver(_invitation(EMPLOYEES[0], sequence=2), "<upd-2@p2p>", "Moved twice.")
+    ews.deliver(_invitation(EMPLOYEES[0], sequence=2), "<upd-2@p2p>", "Moved twice.")  # retried
+    updates = [m for m in _inbox(server, EMPLOYEES[0]) if type(m).__name__ == "MeetingRequest"]
+    assert sorted(str(m.body) for m in updates) == [
+        "Moved once.",
+        "Moved twice.",
+        "You are invited.",
+    ]
