@@ -304,6 +304,7 @@ def test_invitation_lands_in_the_attendee_inbox_and_calendar(server: EwsServer) 
     [request] = list(alice.inbox.all())
     assert type(request).__name__ == "MeetingRequest"
     assert request.subject == item.subject
+    assert (request.type, request.is_meeting) == ("Single", True)
     assert request.author.email_address == SERVICE
     [copy] = list(alice.calendar.all())
     assert copy.uid == "uid-inv"

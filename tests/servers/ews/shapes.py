@@ -146,7 +146,7 @@ SERVER_OWNED = {
     "FirstOccurrence", "LastOccurrence", "OriginalStart", "IsMeeting", "HasAttachments",
     "TextBody",
 }  # fmt: skip
-CALENDAR_KINDS = {"CalendarItem", "MeetingRequest", "MeetingCancellation"}
+MEETING_MESSAGES = {"MeetingRequest", "MeetingCancellation"}
 
 
 @dataclass
@@ -235,6 +235,11 @@ def _computed(item: Item) -> dict[str, Element]:
             props["OriginalStart"] = _text("OriginalStart", format_datetime(item.original_start))
         if kind == "RecurringMaster":
             _series_props(item, props)
+    elif item.kind in MEETING_MESSAGES:
+        # A meeting message describes its meeting: a series or a single one.
+        kind = "RecurringMaster" if "Recurrence" in item.props else "Single"
+        props["CalendarItemType"] = _text("CalendarItemType", kind)
+        props["IsMeeting"] = _text("IsMeeting", "true")
     return props
 
 
