@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from p2pcal.model import CalendarDelta, Email, Invitation, Person, ResponseBatch
+from p2pcal.model import CalendarDelta, Email, Invitation, Person, ResponseBatch, Room
 
 ENTRY_POINT_GROUP = "p2pcal.connectors"
 
@@ -119,6 +119,15 @@ class ResponseSource(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class RoomDirectory(Protocol):
+    """Rooms the backend knows (an Exchange room list, Microsoft 365 places)."""
+
+    def rooms(self) -> list[Room]:
+        """The rooms, in the order they are to be tried."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import Engine as Database
 
 from p2pcal.config import Config, ConnectorConfig
 from p2pcal.engine import Engine
-from p2pcal.errors import ConfigError
+from p2pcal.errors import ConfigError, P2PError
 from p2pcal.plugins import load_factory
 from p2pcal.ports import (
     BlockSource,
@@ -21,6 +21,7 @@ from p2pcal.ports import (
     Mailer,
     PublishedCalendar,
     ResponseSource,
+    RoomDirectory,
 )
 from p2pcal.relay import Publisher, Relay
 from p2pcal.store.db import migrate, open_engine
@@ -61,6 +62,25 @@ def _role(obj: object, role: type, section: str, config: Config) -> None:
         )
 
 
+def with_directory_rooms(config: Config, connectors: list[Connector]) -> Config:
+    """The configured rooms, then those the backends list that are not configured."""
+    rooms = list(config.rooms)
+    known = {room.email for room in rooms}
+    for connector in dict.fromkeys(connectors):
+        if not isinstance(connector, RoomDirectory):
+            continue
+        try:
+            listed = connector.rooms()
+        except P2PError as error:
+            log.warning("the room list cannot be read now, configured rooms only: %s", error)
+            continue
+        for room in listed:
+            if room.email not in known:
+                known.add(room.email)
+                rooms.append(room)
+    return replace(config, rooms=tuple(rooms)) if len(rooms) != len(config.rooms) else config
+
+
 def open_database(config: Config) -> Database:
     db = open_engine(config.database)
     migrate(db)
@@ -80,6 +100,7 @@ def wire(config: Config, clock: Callable[[], datetime]) -> Wired:
         and isinstance(mail, InvitationChannel)
         and isinstance(mail, Mailer)
     )
+    config = with_directory_rooms(config, [calendars, mail])
     db = open_database(config)
     engine = Engine(config, db, calendars, mail, clock)
     relay = Relay(db, mail, mail, clock, engine.policy.mail_domain)

@@ -10,7 +10,7 @@ from connectors.ews.options import EwsSettings
 from connectors.ews.properties import register
 from connectors.ews.responses import ResponseReader
 from connectors.ews.source import BlockReader
-from p2pcal.model import CalendarDelta, Email, Invitation, ResponseBatch
+from p2pcal.model import CalendarDelta, Email, Invitation, ResponseBatch, Room
 from p2pcal.ports import CheckTargets, ConnectorContext, Finding
 
 
@@ -43,6 +43,21 @@ class EwsConnector:
 
     def wait(self, timeout: float) -> bool:
         return self._responses.wait(timeout)
+
+    def rooms(self) -> list[Room]:
+        """The rooms of the configured room list (none when no list is configured);
+        they share one site, named after the list."""
+        room_list = self.exchange.settings.room_list
+        if not room_list:
+            return []
+        with self.exchange.errors(f"list the rooms of {room_list}"):
+            protocol = self.exchange.account(self._organizer).protocol
+            names = {r.email_address.lower(): r.name for r in protocol.get_roomlists()}
+            site = names.get(room_list.lower(), room_list)
+            return [
+                Room(email=r.email_address.lower(), name=r.name or r.email_address, site=site)
+                for r in protocol.get_rooms(room_list)
+            ]
 
     def check(self, targets: CheckTargets) -> list[Finding]:
         return check(self.exchange, self._organizer, targets)

@@ -6,6 +6,7 @@ and Exchange's failures turned into p2pcal's errors."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,7 +26,7 @@ from exchangelib.recurrence import NumberedPattern, Recurrence, WeeklyPattern
 from connectors.ews import EwsConnector, factory
 from p2pcal.errors import PermanentError, TemporaryError
 from p2pcal.ical.blocks import BlockRules, read_blocks
-from p2pcal.model import Email, Invitation, ITipMethod, PartStat, Person
+from p2pcal.model import Email, Invitation, ITipMethod, PartStat, Person, Room
 from p2pcal.ports import CheckTargets, ConnectorContext
 from tests.servers.ews import EwsServer
 
@@ -284,3 +285,30 @@ def test_a_change_key_conflict_is_read_again_and_never_overwrites(
         "Moved twice.",
         "You are invited.",
     ]
+
+
+def test_rooms_come_from_the_room_list_and_answer_their_bookings(server: EwsServer) -> None:
+    rooms = {"ada.room@corp.example": "Room Ada", "turing.room@corp.example": "Room Turing"}
+    for email, name in rooms.items():
+        server.add_mailbox(email, name, kind="room", room_policy="auto-decline-conflicts")
+    server.add_room_list("berlin.rooms@corp.example", "Berlin", list(rooms))
+    ews = _connector(server, room_list="berlin.rooms@corp.example")
+    try:
+        assert ews.rooms() == [
+            Room("ada.room@corp.example", "Room Ada", "Berlin"),
+            Room("turing.room@corp.example", "Room Turing", "Berlin"),
+        ]
+        cursor = ews.fetch(None, 50).cursor
+        first = replace(
+            _invitation("ada.room@corp.example"), resource=True, uid="room-booking-1-0123456789"
+        )
+        ews.deliver(first, "<room-1@p2p>", "Room booking.")
+        clash = replace(first, uid="room-booking-2-0123456789")  # the same room, same time
+        ews.deliver(clash, "<room-2@p2p>", "Room booking.")
+        answers = ews.fetch(cursor, 50).replies
+        assert [(r.uid, r.sender, r.partstat) for r in answers] == [
+            ("room-booking-1-0123456789", "ada.room@corp.example", PartStat.ACCEPTED),
+            ("room-booking-2-0123456789", "ada.room@corp.example", PartStat.DECLINED),
+        ]
+    finally:
+        ews.close()
