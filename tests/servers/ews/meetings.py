@@ -146,11 +146,8 @@ def merge_attendees(item: Item, name: str, new_list: Element) -> None:
 
 
 def _attendee_copy(ctx: Context, organizer_item: Item, box: Mailbox) -> Item | None:
-    uid = organizer_item.text("UID")
-    for candidate in box.folder("calendar").items.values():
-        if candidate.text("UID") == uid:
-            return candidate
-    return None
+    found = ctx.store.with_uid(box.folder("calendar"), organizer_item.text("UID"))
+    return found[0] if found else None
 
 
 def _copy_meeting_props(source: Item, target: Item) -> None:
@@ -369,7 +366,7 @@ def _organizer_learns(
 ) -> None:
     uid = mine.text("UID")
     address = mine.mailbox.email.lower()
-    same_uid = [i for i in organizer.folder("calendar").items.values() if i.text("UID") == uid]
+    same_uid = ctx.store.with_uid(organizer.folder("calendar"), uid)
     # Exchange finds the organizer's item by its UID alone; should a client reuse one UID
     # for several items, the one that lists this attendee is taken (Exchange's choice
     # would be arbitrary: give every copy its own UID).
@@ -461,7 +458,7 @@ def respond_and_file(
     uid = mine.text("UID")
     box = mine.mailbox
     kept = respond(ctx, mine, response, body, proposed)
-    for message in list(box.folder("inbox").items.values()):
-        if message.kind == "MeetingRequest" and message.text("UID") == uid:
+    for message in ctx.store.with_uid(box.folder("inbox"), uid):
+        if message.kind == "MeetingRequest":
             ctx.store.move(message, box.folder("deleteditems"), actor=box.email)
     return kept

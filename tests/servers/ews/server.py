@@ -151,12 +151,10 @@ class EwsServer:
         with self.lock:
             box = self.store.mailbox(attendee)
             ctx = Context(self, self.store, box, box, False, None)
-            mine = next(
-                (i for i in box.folder("calendar").items.values() if i.text("UID") == uid), None
-            )
-            if mine is None:
+            found = self.store.with_uid(box.folder("calendar"), uid)
+            if not found:
                 raise LookupError(f"{attendee} has no meeting with UID {uid}")
-            respond_and_file(ctx, mine, response, body, proposed)
+            respond_and_file(ctx, found[0], response, body, proposed)
 
     # -- faults ----------------------------------------------------------
     def throttle(self, count: int, back_off_ms: int, operation: str | None = None) -> None:

@@ -161,6 +161,9 @@ class Store:
         self.room_lists: dict[str, tuple[str, list[str]]] = {}
         self._seq = itertools.count(1)
         self.listeners: list[Callable[[Folder, Item, ChangeKind, str | None], None]] = []
+        # (folder id, UID) -> items: meetings are matched across mailboxes by UID
+        self._by_uid: dict[tuple[str, str], dict[str, Item]] = {}
+        self._indexed: dict[str, tuple[str, str]] = {}
 
     # -- mailboxes -------------------------------------------------------
     def add_mailbox(
@@ -221,6 +224,7 @@ class Store:
         """Put a new item in its folder and log the creation."""
         item.folder.items[item.id] = item
         self.items[item.id] = item
+        self._index(item)
         self._log(item.folder, item, ChangeKind.CREATE, actor)
         return item
 
@@ -233,9 +237,11 @@ class Store:
             target.version += 1
             target.modified = item.modified
         if target.id in target.folder.items:
+            self._index(target)
             self._log(target.folder, target, ChangeKind.UPDATE, actor)
 
     def remove(self, item: Item, actor: str | None = None) -> None:
+        self._unindex(item)
         item.folder.items.pop(item.id, None)
         self.items.pop(item.id, None)
         for exception in item.exceptions.values():
@@ -251,6 +257,28 @@ class Store:
         assert exception.original_start is not None
         master.exceptions[exception.original_start] = exception
         self.items[exception.id] = exception
+
+    def with_uid(self, folder: Folder, uid: str | None) -> list[Item]:
+        """The items of ``folder`` whose UID is ``uid``, oldest first."""
+        if not uid:
+            return []
+        return list(self._by_uid.get((folder.id, uid), {}).values())
+
+    def _index(self, item: Item) -> None:
+        self._unindex(item)
+        uid = item.text("UID")
+        if uid:
+            key = (item.folder.id, uid)
+            self._by_uid.setdefault(key, {})[item.id] = item
+            self._indexed[item.id] = key
+
+    def _unindex(self, item: Item) -> None:
+        key = self._indexed.pop(item.id, None)
+        if key is not None:
+            bucket = self._by_uid.get(key, {})
+            bucket.pop(item.id, None)
+            if not bucket:
+                self._by_uid.pop(key, None)
 
     def _log(self, folder: Folder, item: Item, kind: ChangeKind, actor: str | None) -> None:
         folder.changes.append(Change(seq=next(self._seq), item_id=item.id, kind=kind))
