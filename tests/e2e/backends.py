@@ -316,7 +316,8 @@ def _meeting_key(item: Any) -> str:
     """What ties a meeting message to its meeting in the attendee's mailbox: the calendar
     item it belongs to (exchangelib does not read a meeting request's UID)."""
     associated = item.associated_calendar_item_id
-    assert associated is not None, f"meeting message without its calendar item: {item.subject}"
+    if associated is None:  # e.g. a cancellation of a meeting declined (and so removed) before
+        return f"unlinked:{item.id}"
     return str(associated.id)
 
 
