@@ -854,3 +854,41 @@ def test_the_server_can_answer_for_an_attendee(server: EwsServer) -> None:
         for a in organizer.calendar.get(id=item.id).required_attendees
     }
     assert tracked == {ALICE: ("Accept", None), BOB: ("Decline", at(2, 9))}
+
+
+def test_a_new_series_time_drops_its_exceptions(server: EwsServer) -> None:
+    from exchangelib.recurrence import DailyPattern
+
+    coach = ews_account(server, COACH)
+    master = series(
+        coach, DailyPattern(interval=1), dt.date(2026, 12, 1),
+        first_start=at(1, 10), first_end=at(1, 11), number=3,
+    )  # fmt: skip
+    master.occurrence(2).delete()
+    master.refresh()
+    master.start, master.end = at(1, 12), at(1, 13)
+    master.save(update_fields=["start", "end"])
+    assert local_starts(coach, at(1, 0), at(5, 0)) == [
+        ("2026-12-01 12:00", "Occurrence"),
+        ("2026-12-02 12:00", "Occurrence"),
+        ("2026-12-03 12:00", "Occurrence"),
+    ]
+
+
+def test_an_all_day_event_keeps_its_dates(server: EwsServer) -> None:
+    coach = ews_account(server, COACH)
+    item = CalendarItem(
+        account=coach,
+        folder=coach.calendar,
+        subject="Offsite",
+        start=dt.date(2026, 12, 7),
+        end=dt.date(2026, 12, 8),
+        is_all_day=True,
+    )
+    item.save()
+    [got] = coach.fetch(ids=[item], only_fields=["start", "end", "is_all_day", "_start_timezone"])
+    assert (got.start, got.end, got.is_all_day) == (
+        dt.date(2026, 12, 7),
+        dt.date(2026, 12, 8),
+        True,
+    )

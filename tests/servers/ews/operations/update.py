@@ -95,6 +95,13 @@ def _apply(ctx: Context, change: Element, conflict: str, send: str) -> Item:
             raise EwsError("ErrorInvalidRequest", f"Unknown update {kind}.")
     fill_defaults(ctx, item)
     significant = before != _snapshot(item)
+    if significant and item.master is None and "Recurrence" in item.props:
+        # A new pattern or time for a series drops its exceptions, as in Exchange
+        # ("exceptions associated with this recurring appointment will be lost").
+        for exception in item.exceptions.values():
+            ctx.store.items.pop(exception.id, None)
+        item.exceptions.clear()
+        item.deleted_occurrences.clear()
     if item.kind == "CalendarItem" and meetings.is_meeting(series) and organizer_meeting:
         if not before_attendees:
             meetings.prepare_organizer_item(series)
