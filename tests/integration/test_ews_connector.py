@@ -312,3 +312,23 @@ def test_rooms_come_from_the_room_list_and_answer_their_bookings(server: EwsServ
         ]
     finally:
         ews.close()
+
+
+def test_a_proposed_new_time_comes_back_as_a_counter(server: EwsServer, ews: EwsConnector) -> None:
+    cursor = ews.fetch(None, 50).cursor
+    ews.deliver(_invitation(EMPLOYEES[0]), "<req@p2p>", "You are invited.")
+    (request,) = [m for m in _inbox(server, EMPLOYEES[0]) if type(m).__name__ == "MeetingRequest"]
+    later = EWSDateTime(2026, 12, 4, 14, tzinfo=UTC_EWS)
+    request.tentatively_accept(proposed_start=later, proposed_end=later + timedelta(minutes=90))
+    (counter,) = ews.fetch(cursor, 50).replies
+    assert counter.method is ITipMethod.COUNTER and counter.sender == EMPLOYEES[0]
+    assert counter.proposed_start == datetime(2026, 12, 4, 14, tzinfo=UTC)
+    assert counter.proposed_end == datetime(2026, 12, 4, 15, 30, tzinfo=UTC)
+
+    # the core's DECLINECOUNTER reaches the employee as a message
+    answer = replace(_invitation(EMPLOYEES[0]), method=ITipMethod.DECLINECOUNTER)
+    ews.deliver(answer, "<dc@p2p>", "Other sessions: ...", "The time stays")
+    assert any(
+        m.subject == "The time stays" and type(m).__name__ == "Message"
+        for m in _inbox(server, EMPLOYEES[0])
+    )
