@@ -332,3 +332,17 @@ def test_a_proposed_new_time_comes_back_as_a_counter(server: EwsServer, ews: Ews
         m.subject == "The time stays" and type(m).__name__ == "Message"
         for m in _inbox(server, EMPLOYEES[0])
     )
+
+
+def test_delegate_access_reads_only_the_mailboxes_shared_with_the_account(
+    server: EwsServer,
+) -> None:
+    server.add_mailbox("reader@corp.example", "delegate reader", password="pw3")
+    server.grant_delegate("reader@corp.example", COACH)
+    ews = _connector(server, username="reader@corp.example", password="pw3", access="delegate")
+    try:
+        assert ews.poll(COACH, None).complete
+        with pytest.raises(PermanentError, match="lacks delegate access"):
+            ews.poll(EMPLOYEES[0], None)
+    finally:
+        ews.close()
