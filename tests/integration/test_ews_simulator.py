@@ -892,3 +892,16 @@ def test_an_all_day_event_keeps_its_dates(server: EwsServer) -> None:
         dt.date(2026, 12, 8),
         True,
     )
+
+
+def test_an_answer_saved_without_sending_stays_with_the_attendee(server: EwsServer) -> None:
+    from exchangelib.items import SAVE_ONLY
+
+    organizer = ews_account(server, SERVICE)
+    item = meeting(organizer, attendees=(ALICE,))
+    alice = ews_account(server, ALICE, user=ALICE, password="pw-alice", delegate=True)
+    [request] = list(alice.inbox.all())
+    request.accept(message_disposition=SAVE_ONLY, folder=alice.drafts)  # "Don't send"
+    assert [c.my_response_type for c in alice.calendar.all()] == ["Accept"]
+    assert organizer.calendar.get(id=item.id).required_attendees[0].response_type == "Unknown"
+    assert list(organizer.inbox.all()) == []

@@ -331,8 +331,13 @@ def respond(
     response: str,
     body: str | None,
     proposed: tuple[datetime, datetime] | None,
+    send: bool = True,
 ) -> Item | None:
-    """An attendee answers: ``mine`` is their calendar copy; returns it unless declined."""
+    """An attendee answers: ``mine`` is their calendar copy; returns it unless declined.
+
+    ``send=False`` is Outlook's "Don't send a response": the attendee's calendar
+    changes, the organizer learns nothing.
+    """
     box = mine.mailbox
     now = ctx.store.now()
     mine.set_text("MyResponseType", response)
@@ -340,7 +345,7 @@ def respond(
     mine.set_text("LegacyFreeBusyStatus", BUSY_STATUS[response])
     organizer_address = organizer_of(mine)
     subject = f"{RESPONSE_SUBJECT[response]}: {mine.text('Subject') or ''}"
-    if organizer_address:
+    if organizer_address and send:
         ctx.server.record_sent(
             box.email, [organizer_address], subject, body or "", RESPONSE_CLASS[response]
         )
@@ -453,11 +458,12 @@ def respond_and_file(
     response: str,
     body: str | None,
     proposed: tuple[datetime, datetime] | None,
+    send: bool = True,
 ) -> Item | None:
     """Answer, then file the meeting requests away as Outlook and OWA do."""
     uid = mine.text("UID")
     box = mine.mailbox
-    kept = respond(ctx, mine, response, body, proposed)
+    kept = respond(ctx, mine, response, body, proposed, send)
     for message in ctx.store.with_uid(box.folder("inbox"), uid):
         if message.kind == "MeetingRequest":
             ctx.store.move(message, box.folder("deleteditems"), actor=box.email)

@@ -145,16 +145,18 @@ class EwsServer:
         response: str,
         body: str | None = None,
         proposed: tuple[datetime, datetime] | None = None,
+        send: bool = True,
     ) -> None:
         """Let ``attendee`` answer the meeting ``uid`` ("Accept", "Tentative", "Decline")
-        as their client would, without an exchangelib session of their own."""
+        as their client would, without an exchangelib session of their own;
+        ``send=False`` is Outlook's "Don't send a response"."""
         with self.lock:
             box = self.store.mailbox(attendee)
             ctx = Context(self, self.store, box, box, False, None)
             found = self.store.with_uid(box.folder("calendar"), uid)
             if not found:
                 raise LookupError(f"{attendee} has no meeting with UID {uid}")
-            respond_and_file(ctx, found[0], response, body, proposed)
+            respond_and_file(ctx, found[0], response, body, proposed, send)
 
     # -- faults ----------------------------------------------------------
     def throttle(self, count: int, back_off_ms: int, operation: str | None = None) -> None:

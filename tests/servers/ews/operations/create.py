@@ -41,7 +41,7 @@ def create_item(ctx: Context, request: Element) -> Element:
             elif kind == "Message":
                 created = send_message(ctx, node, folder, disposition)
             elif kind in REPLIES:
-                created = _reply(ctx, node, REPLIES[kind])
+                created = _reply(ctx, node, REPLIES[kind], disposition != "SaveOnly")
             elif kind == "CancelCalendarItem":
                 created = _cancel(ctx, node)
             else:
@@ -84,7 +84,7 @@ def _reference(ctx: Context, node: Element) -> Item:
     return target
 
 
-def _reply(ctx: Context, node: Element, response: str) -> list[Item]:
+def _reply(ctx: Context, node: Element, response: str, send: bool) -> list[Item]:
     reference = _reference(ctx, node)
     if reference.kind == "MeetingRequest":
         mine = reference.associated
@@ -105,7 +105,8 @@ def _reply(ctx: Context, node: Element, response: str) -> list[Item]:
     if start and end:
         proposed = (parse_datetime(start), parse_datetime(end))
     body = node.findtext(t("Body"))
-    kept = meetings.respond_and_file(ctx, mine, response, body, proposed)
+    # SaveOnly: the answer is kept, not sent (Outlook's "Don't send a response").
+    kept = meetings.respond_and_file(ctx, mine, response, body, proposed, send)
     return [kept] if kept is not None else []
 
 
