@@ -601,7 +601,7 @@ def test_a_stale_changekey_with_never_overwrite_is_an_irresolvable_conflict(
     server: EwsServer,
 ) -> None:
     from exchangelib.errors import ErrorIrresolvableConflict
-    from exchangelib.items import NEVER_OVERWRITE
+    from exchangelib.items import ALWAYS_OVERWRITE, NEVER_OVERWRITE
 
     coach = ews_account(server, COACH)
     item = meeting(coach, attendees=())
@@ -613,6 +613,9 @@ def test_a_stale_changekey_with_never_overwrite_is_an_irresolvable_conflict(
         stale.save(update_fields=["subject"], conflict_resolution=NEVER_OVERWRITE)
     stale.save(update_fields=["subject"])  # AutoResolve lets the later write win
     assert coach.calendar.get(id=item.id).subject == "P2P: Second writer"
+    item.subject = "P2P: Third writer"  # item's key is stale now too
+    item.save(update_fields=["subject"], conflict_resolution=ALWAYS_OVERWRITE)
+    assert coach.calendar.get(id=item.id).subject == "P2P: Third writer"
 
 
 def test_deleting_a_meeting_cancels_it_for_attendees(server: EwsServer) -> None:
