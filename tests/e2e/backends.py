@@ -109,7 +109,10 @@ class DavCoaches:
         self.dav = dav
         self.calendars = dict(calendars or {})
         """coach -> calendar URL"""
-        self.published: str | None = f"{dav.url}p2p/sessions/"
+
+    @property
+    def published(self) -> str | None:
+        return f"{self.dav.url}p2p/sessions/"  # asked late: the server may start after us
 
     def calendar(self, coach: str, name: str) -> str:
         url = self.dav.make_calendar(f"{coach.split('@')[0]}/p2p", name)
