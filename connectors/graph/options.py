@@ -82,11 +82,6 @@ def read_settings(settings: Settings) -> GraphSettings:
         value = _text(settings, key)
         if value is not None and urlsplit(value).scheme != "https":
             raise ConfigError(SOURCE, key, "must be an https:// URL")
-    notification = _text(settings, "notification_url")
-    if notification is not None and urlsplit(notification).scheme != "https":
-        raise ConfigError(
-            SOURCE, "notification_url", "must be an https:// URL (Graph posts only there)"
-        )
     poll = settings.get("poll_seconds", 2.0)
     if isinstance(poll, bool) or not isinstance(poll, int | float) or not 0.05 <= poll <= 300:
         raise ConfigError(SOURCE, "poll_seconds", "must be a number of seconds from 0.05 to 300")
