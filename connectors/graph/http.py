@@ -34,8 +34,7 @@ class Gone(Conflict):
 class GraphHttp:
     def __init__(self, settings: GraphSettings, timeout: float) -> None:
         self.settings = settings
-        self.session = requests.Session()
-        self.session.verify = settings.ca_file or True
+        self.session = _session(settings.ca_file)
         self.tokens = Tokens(settings, self.session)
         self._timeout = timeout
         self._slots: dict[str, threading.BoundedSemaphore] = {}
@@ -111,6 +110,22 @@ class GraphHttp:
 
     def close(self) -> None:
         self.session.close()
+
+
+def _session(ca_file: str | None) -> requests.Session:
+    """A session (shared with msal) that trusts ``ca_file`` when one is configured.
+
+    Given per request: requests lets REQUESTS_CA_BUNDLE override a session's ``verify``,
+    but not a request's."""
+    if ca_file is None:
+        return requests.Session()
+
+    class _TrustingCA(requests.Session):
+        def request(self, method: str, url: str | bytes, **kwargs: Any) -> Any:  # type: ignore[override]
+            kwargs.setdefault("verify", ca_file)
+            return super().request(method, url, **kwargs)
+
+    return _TrustingCA()
 
 
 def _answer(response: requests.Response, doing: str) -> Any:

@@ -1,0 +1,231 @@
+"""The ``graph`` connector with the real msal and requests against the Graph simulator
+(tests/servers/graph, HTTPS with a test CA): blocks read with calendarView/delta (a quiet
+poll is one request), one event per invitation with hidden attendees, answers read off
+the organizer's events in the order of their time, throttling answered as Graph asks,
+and no more than 4 requests at once per mailbox."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import requests
+
+from connectors.graph import GraphConnector, factory
+from p2pcal.errors import PermanentError, TemporaryError
+from p2pcal.ical.blocks import BlockRules, read_blocks
+from p2pcal.model import Email, Invitation, ITipMethod, PartStat, Person
+from p2pcal.ports import ConnectorContext
+from tests.servers.graph import GraphServer
+from tests.servers.graph.fixtures import CLIENT_ID, CLIENT_SECRET, graph_session
+
+ORGANIZER = Person("p2p@corp.example", "P2P Sessions", "Europe/Berlin")
+COACH = "ann.coach@corp.example"
+EMPLOYEES = ["emp1@corp.example", "emp2@corp.example"]
+NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+WINDOW = (datetime(2026, 11, 1, tzinfo=UTC), datetime(2027, 2, 1, tzinfo=UTC))
+
+
+@pytest.fixture
+def server() -> Iterator[GraphServer]:
+    with GraphServer() as server:
+        server.register_app(CLIENT_ID, secret=CLIENT_SECRET)
+        server.add_user(ORGANIZER.email, ORGANIZER.name)
+        server.add_user(COACH, "Ann Coach")
+        for email in EMPLOYEES:
+            server.add_user(email)
+        yield server
+
+
+def _connector(server: GraphServer, **more: Any) -> GraphConnector:
+    settings = {
+        "tenant": server.tenant,
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "authority_url": server.base,
+        "graph_url": server.graph_root,
+        "ca_file": server.ca_file,
+        "poll_seconds": 0.1,
+        **more,
+    }
+    return factory.create(settings, ConnectorContext(ORGANIZER, 10.0))
+
+
+@pytest.fixture
+def graph(server: GraphServer) -> Iterator[GraphConnector]:
+    connector = _connector(server)
+    yield connector
+    connector.close()
+
+
+def _block(
+    server: GraphServer,
+    subject: str,
+    start: str,
+    zone: str = "W. Europe Standard Time",
+    **more: Any,
+) -> dict[str, Any]:
+    """An event the coach writes in Outlook."""
+    begin = datetime.fromisoformat(start)
+    body = {
+        "subject": subject,
+        "start": {"dateTime": begin.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": zone},
+        "end": {
+            "dateTime": (begin + timedelta(minutes=90)).strftime("%Y-%m-%dT%H:%M:%S"),
+            "timeZone": zone,
+        },
+        "location": {"displayName": "Room Ada"},
+        **more,
+    }
+    answer = graph_session(server).post(
+        f"{server.graph}/users/{COACH}/events", json=body, timeout=10
+    )
+    assert answer.status_code == 201, answer.text
+    created: dict[str, Any] = answer.json()
+    return created
+
+
+def _starts(delta: Any) -> list[datetime]:
+    found = []
+    for item in delta.changed:
+        found += [o.start for o in read_blocks(item.data, BlockRules(), *WINDOW).occurrences]
+    return sorted(found)
+
+
+def test_blocks_come_from_calendar_view_delta(server: GraphServer, graph: GraphConnector) -> None:
+    single = _block(server, "P2P: Giving feedback", "2026-12-04T10:00:00")
+    _block(
+        server,
+        "P2P: Negotiation",
+        "2026-12-01T14:00:00",
+        recurrence={
+            "pattern": {"type": "weekly", "interval": 1, "daysOfWeek": ["tuesday"]},
+            "range": {"type": "numbered", "startDate": "2026-12-01", "numberOfOccurrences": 3},
+        },
+    )
+    _block(server, "Dentist", "2026-12-02T09:00:00")
+
+    first = graph.poll(COACH, None)
+    assert first.complete
+    assert _starts(first) == [
+        datetime(2026, 12, 1, 13, tzinfo=UTC),
+        datetime(2026, 12, 4, 9, tzinfo=UTC),
+        datetime(2026, 12, 8, 13, tzinfo=UTC),
+        datetime(2026, 12, 15, 13, tzinfo=UTC),
+    ]
+    quiet = graph.poll(COACH, first.cursor)
+    assert (quiet.changed, quiet.removed, quiet.requests) == ((), (), 1)
+
+    session = graph_session(server)
+    moved = {
+        "start": {"dateTime": "2026-12-04T15:00:00", "timeZone": "W. Europe Standard Time"},
+        "end": {"dateTime": "2026-12-04T16:30:00", "timeZone": "W. Europe Standard Time"},
+    }
+    assert session.patch(
+        f"{server.graph}/users/{COACH}/events/{single['id']}", json=moved, timeout=10
+    ).ok
+    changed = graph.poll(COACH, quiet.cursor)
+    assert _starts(changed) == [datetime(2026, 12, 4, 14, tzinfo=UTC)]
+
+    assert session.delete(f"{server.graph}/users/{COACH}/events/{single['id']}", timeout=10).ok
+    gone = graph.poll(COACH, changed.cursor)
+    assert gone.removed == (single["id"],) and gone.changed == ()
+
+    server.expire_delta_tokens()
+    again = graph.poll(COACH, gone.cursor)
+    assert again.complete and len(_starts(again)) == 3
+
+
+def _invitation(
+    employee: str, method: ITipMethod = ITipMethod.REQUEST, sequence: int = 0
+) -> Invitation:
+    start = datetime(2026, 12, 4, 9, tzinfo=UTC)
+    return Invitation(
+        method=method,
+        uid=f"inv-{employee.split('@')[0]}-0123456789abcdef@p2pcal",
+        sequence=sequence,
+        organizer=ORGANIZER,
+        attendee=Person(employee, employee.split("@")[0], "Europe/Berlin"),
+        partstat=PartStat.NEEDS_ACTION,
+        summary="P2P: Giving feedback",
+        description="",
+        location="Room Ada",
+        start=start,
+        end=start + timedelta(minutes=90),
+        tzid="Europe/Berlin",
+        dtstamp=start - timedelta(days=3),
+    )
+
+
+def _their_event(server: GraphServer, email: str) -> dict[str, Any]:
+    (event,) = [e for e in server.events(email) if e.get("subject") == "P2P: Giving feedback"]
+    return event
+
+
+def test_invitations_are_events_with_one_attendee_and_answers_come_back(
+    server: GraphServer, graph: GraphConnector
+) -> None:
+    for email in EMPLOYEES:
+        graph.deliver(_invitation(email), f"<req-{email}>", "You are invited.")
+    graph.deliver(_invitation(EMPLOYEES[0]), f"<req-{EMPLOYEES[0]}>", "You are invited.")  # resent
+    assert len([e for e in server.events(ORGANIZER.email)]) == 2
+    for email in EMPLOYEES:
+        event = _their_event(server, email)
+        assert [a["emailAddress"]["address"] for a in event["attendees"]] == [email]
+
+    start = graph.fetch(None, 50)
+    assert start.replies == ()
+    server.answer(EMPLOYEES[1], _their_event(server, EMPLOYEES[1])["iCalUId"], "accept")
+    server.answer(EMPLOYEES[0], _their_event(server, EMPLOYEES[0])["iCalUId"], "decline")
+    batch = graph.fetch(start.cursor, 50)
+    assert [(r.sender, r.partstat, r.uid) for r in batch.replies] == [
+        (EMPLOYEES[1], PartStat.ACCEPTED, _invitation(EMPLOYEES[1]).uid),
+        (EMPLOYEES[0], PartStat.DECLINED, _invitation(EMPLOYEES[0]).uid),
+    ]
+    assert graph.fetch(batch.cursor, 50).replies == ()
+
+    graph.deliver(_invitation(EMPLOYEES[1], sequence=1), "<upd>", "Moved.")
+    graph.deliver(_invitation(EMPLOYEES[0], ITipMethod.CANCEL, 1), "<cxl>", "Withdrawn.")
+    kinds = [m.get("meetingMessageType") for m in server.messages(EMPLOYEES[0])]
+    assert kinds.count("meetingCancelled") == 1  # the declined meeting left the calendar
+    kinds = [m.get("meetingMessageType") for m in server.messages(EMPLOYEES[1])]
+    assert kinds.count("meetingCancelled") == 0 and kinds.count("meetingRequest") == 2
+
+    to = Person(EMPLOYEES[1], "Emp", "Europe/Berlin")
+    graph.send(Email("<m1>", to, "Confirmed: P2P Giving feedback", "See you.", ORGANIZER))
+    assert any(
+        m.get("subject") == "Confirmed: P2P Giving feedback" for m in server.messages(EMPLOYEES[1])
+    )
+
+
+def test_a_fresh_connector_finds_the_events_it_made_before(server: GraphServer) -> None:
+    first = _connector(server)
+    first.deliver(_invitation(EMPLOYEES[0]), "<req>", "You are invited.")
+    first.close()
+    second = _connector(server)  # a restarted daemon
+    try:
+        second.deliver(_invitation(EMPLOYEES[0], ITipMethod.CANCEL, 1), "<cxl>", "Withdrawn.")
+    finally:
+        second.close()
+    kinds = [m.get("meetingMessageType") for m in server.messages(EMPLOYEES[0])]
+    assert kinds == ["meetingRequest", "meetingCancelled"]
+
+
+def test_throttling_and_refusals(server: GraphServer) -> None:
+    graph = _connector(server)
+    try:
+        server.throttle(1, status=429, retry_after=1)
+        assert graph.poll(COACH, None).complete  # a short Retry-After is waited out
+        server.throttle(3, status=503, retry_after=30)
+        with pytest.raises(TemporaryError) as busy:
+            graph.poll(COACH, None)
+        assert busy.value.retry_after == 30
+    finally:
+        graph.close()
+    wrong = _connector(server, client_secret="nope")
+    with pytest.raises(PermanentError, match="refused a token"):
+        wrong.poll(COACH, None)
+    wrong.close()
+    assert requests is not None
