@@ -17,11 +17,18 @@ from sqlalchemy import Engine as Database
 from p2pcal import planner, sweeps
 from p2pcal.config import Config
 from p2pcal.crashpoints import crashpoint
-from p2pcal.errors import InvalidCalendarData, PermanentError, TemporaryError, Unavailable
+from p2pcal.errors import (
+    InvalidCalendarData,
+    P2PError,
+    PermanentError,
+    TemporaryError,
+    Unavailable,
+)
 from p2pcal.ical.blocks import BlockRules, ItemBlocks, read_blocks
 from p2pcal.model import (
     BlockOccurrence,
     Booking,
+    CalendarDelta,
     CalendarItem,
     Coach,
     InboundReply,
@@ -31,7 +38,7 @@ from p2pcal.model import (
 )
 from p2pcal.planner import Context, People, Plan, Policy, rooms
 from p2pcal.planner.counter import plan_counter
-from p2pcal.ports import BlockSource, ResponseSource
+from p2pcal.ports import BlockSource, ManyCalendars, ResponseSource
 from p2pcal.store import journal, state
 from p2pcal.store import rooms as store_rooms
 
@@ -124,10 +131,11 @@ class Engine:
 
     def sync_blocks(self, round_: Round) -> None:
         coaches = self.config.coaches
+        polled = self._poll_together(coaches)
         unreachable = 0  # calendars in a row the server could not be reached for
         for index, coach in enumerate(coaches):
             try:
-                self._sync_calendar(coach, round_)
+                self._sync_calendar(coach, round_, polled.get(coach.calendar))
                 unreachable = 0
             except TemporaryError as exc:
                 round_.calendar_errors += 1
@@ -146,11 +154,30 @@ class Engine:
                 log.error("calendar of %s cannot be read: %s", coach.email, exc)
         self._reexpand_if_due(round_)
 
-    def _sync_calendar(self, coach: Coach, round_: Round) -> None:
+    def _poll_together(self, coaches: Sequence[Coach]) -> dict[str, CalendarDelta | P2PError]:
+        """Every calendar at once, where the source can batch (else nothing here: each is
+        polled on its own)."""
+        if not isinstance(self.blocks, ManyCalendars):
+            return {}
+        calendars = list(dict.fromkeys(coach.calendar for coach in coaches))
+        with self.transaction() as conn:
+            asks = [(c, journal.cursor(conn, f"calendar:{c}")) for c in calendars]
+        try:
+            answers = self.blocks.poll_many(asks)
+        except TemporaryError as exc:
+            log.info("calendars could not be read together (%s); one at a time", exc)
+            return {}
+        return dict(zip(calendars, answers, strict=True))
+
+    def _sync_calendar(
+        self, coach: Coach, round_: Round, polled: CalendarDelta | P2PError | None = None
+    ) -> None:
         name = f"calendar:{coach.calendar}"
         with self.transaction() as conn:
             previous = journal.cursor(conn, name)
-        delta = self.blocks.poll(coach.calendar, previous)
+        if isinstance(polled, P2PError):
+            raise polled
+        delta = polled if polled is not None else self.blocks.poll(coach.calendar, previous)
         if delta.cursor == previous and not (delta.changed or delta.removed or delta.complete):
             return  # the usual poll, nothing new: spare a write transaction per calendar
         ctx = self.context()

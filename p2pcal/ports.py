@@ -9,11 +9,12 @@ the role it needs with ``isinstance``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
+from p2pcal.errors import P2PError
 from p2pcal.model import CalendarDelta, Email, Invitation, Person, ResponseBatch, Room
 
 ENTRY_POINT_GROUP = "p2pcal.connectors"
@@ -66,6 +67,16 @@ class BlockSource(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class ManyCalendars(Protocol):
+    """A block source that reads many calendars in fewer requests (Graph's JSON batching)."""
+
+    def poll_many(self, asks: Sequence[tuple[str, str | None]]) -> list[CalendarDelta | P2PError]:
+        """``poll`` for each (calendar, cursor), in order; a calendar that failed gives its
+        error in its place. Raises only when nothing could be asked at all."""
+        ...
 
 
 @runtime_checkable

@@ -3,7 +3,7 @@ from the organizer's mailbox, answers read off the organizer's events."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from urllib.parse import quote
 
@@ -13,6 +13,7 @@ from connectors.graph.meetings import EventIndex, Meetings
 from connectors.graph.options import GraphSettings
 from connectors.graph.responses import ResponseReader
 from connectors.graph.source import BlockReader
+from p2pcal.errors import P2PError
 from p2pcal.model import CalendarDelta, Email, Invitation, ResponseBatch, Room
 from p2pcal.ports import ConnectorContext
 
@@ -36,12 +37,15 @@ class GraphConnector:
         index = EventIndex()
         delta = DeltaReader(self.http, clock)
         self._organizer = context.organizer
-        self._blocks = BlockReader(delta)
+        self._blocks = BlockReader(delta, self.http)
         self._meetings = Meetings(self.http, context.organizer, index, clock)
         self._responses = ResponseReader(delta, context.organizer, index, settings.poll_seconds)
 
     def poll(self, calendar: str, cursor: str | None) -> CalendarDelta:
         return self._blocks.poll(calendar, cursor)
+
+    def poll_many(self, asks: Sequence[tuple[str, str | None]]) -> list[CalendarDelta | P2PError]:
+        return self._blocks.poll_many(asks)
 
     def deliver(
         self, invitation: Invitation, message_id: str, text: str, subject: str | None = None

@@ -70,27 +70,38 @@ class DeltaReader:
             f"?startDateTime={_iso(start)}&endDateTime={_iso(end)}"
         )
 
+    def link_for(self, cursor: str | None) -> tuple[str, datetime] | None:
+        """The link a cursor goes on from, and its window's end, when it needs no fresh
+        start (None otherwise)."""
+        window_end, link = _parse(cursor)
+        if link is None or window_end is None or window_end - self._clock() < RENEW_WHEN_LEFT:
+            return None
+        return link, window_end
+
     def _get(self, mailbox: str, link: str, size: int) -> Page:
-        answer = self._http.call(
-            "GET",
-            link,
-            mailbox,
-            headers={
-                "Prefer": f'odata.maxpagesize={max(1, size)}, outlook.timezone="UTC"',
-            },
-        )
-        page = Page(requests=1)
-        for entry in answer.get("value", []):
-            if "@removed" in entry:
-                page.removed.append(str(entry["id"]))
-            else:
-                page.events.append(entry)
-        next_link = answer.get("@odata.nextLink")
-        page.more = bool(next_link)
-        page.link = str(next_link or answer.get("@odata.deltaLink") or "")
-        if not page.link:
-            raise Gone(f"graph: delta of {mailbox}: an answer with neither nextLink nor deltaLink")
-        return page
+        answer = self._http.call("GET", link, mailbox, headers=headers(size))
+        return parse(answer, mailbox)
+
+
+def headers(size: int) -> dict[str, str]:
+    return {"Prefer": f'odata.maxpagesize={max(1, size)}, outlook.timezone="UTC"'}
+
+
+def parse(answer: Any, mailbox: str) -> Page:
+    """One page of a delta answer."""
+    page = Page(requests=1)
+    for entry in answer.get("value", []) if isinstance(answer, dict) else ():
+        if "@removed" in entry:
+            page.removed.append(str(entry["id"]))
+        else:
+            page.events.append(entry)
+    next_link = answer.get("@odata.nextLink") if isinstance(answer, dict) else None
+    page.more = bool(next_link)
+    delta_link = answer.get("@odata.deltaLink") if isinstance(answer, dict) else None
+    page.link = str(next_link or delta_link or "")
+    if not page.link:
+        raise Gone(f"graph: delta of {mailbox}: an answer with neither nextLink nor deltaLink")
+    return page
 
 
 def _parse(cursor: str | None) -> tuple[datetime | None, str | None]:

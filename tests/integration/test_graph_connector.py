@@ -229,3 +229,66 @@ def test_throttling_and_refusals(server: GraphServer) -> None:
         wrong.poll(COACH, None)
     wrong.close()
     assert requests is not None
+
+
+def test_quiet_calendars_are_asked_twenty_to_a_batch(server: GraphServer) -> None:
+    coaches = [f"coach{i:02d}@corp.example" for i in range(25)]
+    for email in coaches:
+        server.add_user(email)
+    graph = _connector(server)
+    try:
+        cursors = {c: graph.poll(c, None).cursor for c in coaches}
+        session = graph_session(server)
+        event = {
+            "subject": "P2P: Giving feedback",
+            "start": {"dateTime": "2026-12-04T10:00:00", "timeZone": "Europe/Berlin"},
+            "end": {"dateTime": "2026-12-04T11:30:00", "timeZone": "Europe/Berlin"},
+        }
+        assert session.post(f"{server.graph}/users/{coaches[7]}/events", json=event, timeout=10).ok
+        before = len(server.requests)
+        deltas = graph.poll_many([(c, cursors[c]) for c in coaches])
+        outer = [r for r in server.requests[before:] if not r.batched]
+        assert [r.path for r in outer] == ["/$batch", "/$batch"]
+        assert all(not isinstance(d, Exception) for d in deltas)
+        assert [n for n, d in enumerate(deltas) if d.changed] == [7]  # type: ignore[union-attr]
+        assert _starts(deltas[7]) == [datetime(2026, 12, 4, 9, tzinfo=UTC)]
+        # a calendar whose state expired is asked again on its own, from the start
+        server.expire_delta_tokens()
+        again = graph.poll_many([(coaches[0], deltas[0].cursor)])  # type: ignore[union-attr]
+        assert again[0].complete  # type: ignore[union-attr]
+    finally:
+        graph.close()
+
+
+def test_never_more_than_four_requests_at_once_per_mailbox(server: GraphServer) -> None:
+    """Graph answers a fifth concurrent request to one mailbox with 429; sixteen threads
+    polling one coach through the connector never meet one, sixteen plain clients do."""
+    import threading
+
+    graph = _connector(server)
+    server.latency = 0.2  # each request holds its mailbox slot a while
+    try:
+        cursor = graph.poll(COACH, None).cursor
+        before = len(server.requests)
+        threads = [threading.Thread(target=graph.poll, args=(COACH, cursor)) for _ in range(16)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        ours = server.requests[before:]
+        assert len(ours) == 16 and {r.status for r in ours} == {200}
+        assert server.peak_concurrency[COACH] == 4
+    finally:
+        graph.close()
+    # the check can fail: sixteen plain clients at once go over the limit
+    session = graph_session(server)
+    before = len(server.requests)
+    flood = [
+        threading.Thread(target=session.get, args=(f"{server.graph}/users/{COACH}/events",))
+        for _ in range(16)
+    ]
+    for thread in flood:
+        thread.start()
+    for thread in flood:
+        thread.join()
+    assert 429 in {r.status for r in server.requests[before:]}
