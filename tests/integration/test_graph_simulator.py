@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,6 +13,7 @@ import requests
 
 from tests.servers.graph import GraphServer, make_client_certificate
 from tests.servers.graph.fixtures import (
+    NotificationListener,
     ca_session,
     graph_server,  # noqa: F401
     graph_session,
@@ -797,3 +800,308 @@ def test_attendee_calendars_sync_their_copies(server: GraphServer, graph: reques
     graph.post(f"{server.graph}/users/{COACH}/events/{meeting['id']}/cancel", json={"comment": ""})
     changes, _, _ = delta_round(graph, link)
     assert [c["isCancelled"] for c in changes] == [True]
+
+
+# -- sendMail and messages ----------------------------------------------------------------
+def test_send_mail_delivers_to_local_mailboxes_and_logs_what_left(
+    server: GraphServer, graph: requests.Session
+) -> None:
+    message: dict[str, Any] = {
+        "subject": "Your seat is confirmed",
+        "body": {"contentType": "text", "content": "See you on Tuesday."},
+        "toRecipients": [{"emailAddress": {"address": ALICE, "name": "Alice"}}],
+        "bccRecipients": [{"emailAddress": {"address": "hr@elsewhere.example"}}],
+    }
+    sent = graph.post(
+        f"{server.graph}/users/{COACH}/sendMail",
+        json={"message": message, "saveToSentItems": False},
+    )
+    assert sent.status_code == 202 and sent.text == ""
+    assert server.sent[-1].recipients == (ALICE, "hr@elsewhere.example")
+    assert server.sent[-1].kind == "message"
+    server.register_app("reader", secret="r", permissions={"Mail.Read"})
+    inbox = (
+        graph_session(server, "reader", "r").get(f"{server.graph}/users/{ALICE}/messages").json()
+    )
+    (got,) = inbox["value"]
+    assert got["subject"] == "Your seat is confirmed"
+    assert got["from"]["emailAddress"]["address"] == COACH
+    assert "bccRecipients" not in got
+    assert graph.get(f"{server.graph}/users/{ALICE}/messages").status_code == 403  # no Mail.Read
+
+
+def test_send_mail_needs_a_recipient(server: GraphServer, graph: requests.Session) -> None:
+    empty = graph.post(f"{server.graph}/users/{COACH}/sendMail", json={"message": {"subject": "x"}})
+    assert empty.status_code == 400 and error_of(empty)["code"] == "ErrorInvalidRecipients"
+
+
+# -- throttling and the mailbox concurrency limit -------------------------------------------
+def test_injected_throttling_answers_with_retry_after(
+    server: GraphServer, graph: requests.Session
+) -> None:
+    server.throttle(1, status=429, retry_after=7)
+    server.throttle(1, status=503, retry_after=2, mailbox=ALICE)
+    url = f"{server.graph}/users/{COACH}/events"
+    throttled = graph.get(url)
+    assert throttled.status_code == 429 and throttled.headers["Retry-After"] == "7"
+    assert error_of(throttled)["code"] == "TooManyRequests"
+    assert graph.get(url).status_code == 200  # only the next request, and Alice's fault waits
+    unavailable = graph.get(f"{server.graph}/users/{ALICE}/events")
+    assert unavailable.status_code == 503 and unavailable.headers["Retry-After"] == "2"
+    assert [(r.method, r.mailbox, r.status) for r in server.requests] == [
+        ("GET", COACH, 429),
+        ("GET", COACH, 200),
+        ("GET", ALICE, 503),
+    ]
+
+
+def test_a_fifth_concurrent_request_to_one_mailbox_is_throttled(server: GraphServer) -> None:
+    server.latency = 0.3
+    token = graph_session(server).headers["Authorization"]
+    start = threading.Barrier(6)
+
+    def one(_: int) -> requests.Response:
+        session = ca_session(server)
+        session.headers["Authorization"] = token
+        start.wait()
+        return session.get(f"{server.graph}/users/{COACH}/events")
+
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(one, range(6)))
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses == [200, 200, 200, 200, 429, 429]
+    refused = next(a for a in answers if a.status_code == 429)
+    assert error_of(refused) | {"innerError": None} == {
+        "code": "ApplicationThrottled",
+        "message": "Application is over its MailboxConcurrency limit.",
+        "innerError": None,
+    }
+    assert "Retry-After" in refused.headers
+    assert server.peak_concurrency[COACH] == 4
+
+
+def test_a_client_with_four_workers_stays_within_the_limit(server: GraphServer) -> None:
+    server.latency = 0.05
+    token = graph_session(server).headers["Authorization"]
+
+    def one(_: int) -> int:
+        session = ca_session(server)
+        session.headers["Authorization"] = token
+        return session.get(f"{server.graph}/users/{COACH}/events").status_code
+
+    with ThreadPoolExecutor(4) as pool:
+        assert set(pool.map(one, range(12))) == {200}
+    assert 1 <= server.peak_concurrency[COACH] <= 4
+
+
+# -- JSON batching --------------------------------------------------------------------------
+def test_a_batch_runs_its_requests_and_answers_each(
+    server: GraphServer, graph: requests.Session
+) -> None:
+    body = event_body("P2P: batched", "2026-12-01T09:00:00", "2026-12-01T10:30:00")
+    answer = graph.post(
+        f"{server.graph}/$batch",
+        json={
+            "requests": [
+                {
+                    "id": "1",
+                    "method": "POST",
+                    "url": f"/users/{COACH}/events",
+                    "headers": {"Content-Type": "application/json"},
+                    "body": body,
+                },
+                {"id": "2", "method": "GET", "url": f"/users/{COACH}/events", "dependsOn": ["1"]},
+                {"id": "3", "method": "GET", "url": "/users/nobody@corp.example/events"},
+                {"id": "4", "method": "POST", "url": f"/users/{COACH}/events", "body": body},
+            ]
+        },
+    )
+    assert answer.status_code == 200
+    responses = {r["id"]: r for r in answer.json()["responses"]}
+    assert responses["1"]["status"] == 201 and responses["1"]["body"]["subject"] == "P2P: batched"
+    assert [e["subject"] for e in responses["2"]["body"]["value"]] == ["P2P: batched"]
+    assert (
+        responses["3"]["status"] == 404
+        and responses["3"]["body"]["error"]["code"] == "ErrorInvalidUser"
+    )
+    assert responses["4"]["status"] == 400  # a body needs its Content-Type
+    inner = [r for r in server.requests if r.batched]
+    assert [(r.method, r.status) for r in inner] == [("POST", 201), ("GET", 404), ("GET", 200)]
+
+
+def test_batched_requests_count_toward_the_mailbox_limit(
+    server: GraphServer, graph: requests.Session
+) -> None:
+    requests_ = [{"id": str(n), "method": "GET", "url": f"/users/{COACH}/events"} for n in range(6)]
+    requests_.append({"id": "alice", "method": "GET", "url": f"/users/{ALICE}/events"})
+    answer = graph.post(f"{server.graph}/$batch", json={"requests": requests_}).json()
+    statuses = {r["id"]: r["status"] for r in answer["responses"]}
+    assert sorted(statuses[str(n)] for n in range(6)) == [200, 200, 200, 200, 429, 429]
+    assert statuses["alice"] == 200
+    refused = next(r for r in answer["responses"] if r["status"] == 429)
+    assert "Retry-After" in refused["headers"]
+    assert server.peak_concurrency[COACH] == 4
+
+
+def test_a_throttled_inner_request_gets_its_own_429_and_dependents_fail(
+    server: GraphServer, graph: requests.Session
+) -> None:
+    server.throttle(1, retry_after=5, mailbox=ALICE)
+    answer = graph.post(
+        f"{server.graph}/$batch",
+        json={
+            "requests": [
+                {"id": "a", "method": "GET", "url": f"/users/{ALICE}/events"},
+                {"id": "b", "method": "GET", "url": f"/users/{COACH}/events"},
+                {"id": "c", "method": "GET", "url": f"/users/{COACH}/events", "dependsOn": ["a"]},
+            ]
+        },
+    ).json()
+    by_id = {r["id"]: r for r in answer["responses"]}
+    assert by_id["a"]["status"] == 429 and by_id["a"]["headers"]["Retry-After"] == "5"
+    assert by_id["b"]["status"] == 200
+    assert by_id["c"]["status"] == 424
+
+
+def test_a_batch_holds_at_most_twenty_requests(
+    server: GraphServer, graph: requests.Session
+) -> None:
+    many = [{"id": str(n), "method": "GET", "url": f"/users/{COACH}/events"} for n in range(21)]
+    refused = graph.post(f"{server.graph}/$batch", json={"requests": many})
+    assert refused.status_code == 400
+
+
+# -- places -----------------------------------------------------------------------------------
+def test_rooms_and_room_lists(server: GraphServer, graph: requests.Session) -> None:
+    server.add_user("room2@corp.example", "Room 2", kind="room", capacity=6)
+    server.add_room_list("building-a@corp.example", "Building A", ["room2@corp.example"])
+    rooms = graph.get(f"{server.graph}/places/microsoft.graph.room").json()["value"]
+    assert sorted(r["emailAddress"] for r in rooms) == [ROOM, "room2@corp.example"]
+    lists = graph.get(f"{server.graph}/places/microsoft.graph.roomlist").json()["value"]
+    assert [(r["emailAddress"], r["displayName"]) for r in lists] == [
+        ("building-a@corp.example", "Building A")
+    ]
+    listed = graph.get(
+        f"{server.graph}/places/building-a@corp.example/microsoft.graph.roomlist/rooms"
+    ).json()
+    assert [(r["emailAddress"], r["capacity"]) for r in listed["value"]] == [
+        ("room2@corp.example", 6)
+    ]
+
+
+# -- subscriptions and change notifications ----------------------------------------------------
+def subscribe(
+    graph: requests.Session, server: GraphServer, url: str, **more: Any
+) -> requests.Response:
+    expiry = (server.clock() + timedelta(minutes=4000)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return graph.post(
+        f"{server.graph}/subscriptions",
+        json={
+            "changeType": "created,updated,deleted",
+            "notificationUrl": url,
+            "resource": f"users/{COACH}/events",
+            "expirationDateTime": expiry,
+            "clientState": "secret-state",
+            **more,
+        },
+    )
+
+
+def test_plain_http_notification_urls_need_the_test_switch(
+    server: GraphServer, graph: requests.Session
+) -> None:
+    with NotificationListener() as listener:
+        refused = subscribe(graph, server, listener.url)
+        assert refused.status_code == 400 and error_of(refused)["code"] == "ValidationError"
+        assert listener.validations == []
+
+
+def test_a_subscription_is_validated_then_notified_of_changes(
+    server: GraphServer, graph: requests.Session
+) -> None:
+    server.allow_http_notifications = True
+    with NotificationListener() as listener:
+        created = subscribe(graph, server, listener.url)
+        assert created.status_code == 201, created.text
+        subscription = created.json()
+        assert listener.validations and listener.validations[0].startswith("Validation: ")
+        event = create(
+            graph, server, COACH, event_body("P2P", "2026-12-01T09:00:00", "2026-12-01T10:30:00")
+        )
+        graph.delete(f"{server.graph}/users/{COACH}/events/{event['id']}")
+        created_note, deleted_note = listener.notifications(2)
+        assert created_note["subscriptionId"] == subscription["id"]
+        assert created_note["clientState"] == "secret-state"
+        assert created_note["changeType"] == "created"
+        assert created_note["tenantId"] == server.tenant
+        assert created_note["resourceData"]["id"] == event["id"]
+        assert created_note["resourceData"]["@odata.type"] == "#Microsoft.Graph.Event"
+        assert created_note["resource"].endswith(f"/Events/{event['id']}")
+        assert deleted_note["changeType"] == "deleted"
+
+
+def test_a_listener_that_does_not_echo_the_token_fails_validation(
+    server: GraphServer, graph: requests.Session
+) -> None:
+    server.allow_http_notifications = True
+    with NotificationListener() as listener:
+        listener.echo = False
+        refused = subscribe(graph, server, listener.url)
+        assert refused.status_code == 400 and error_of(refused)["code"] == "ValidationError"
+
+
+def test_subscriptions_are_renewed_within_the_limit_and_deleted(
+    server: GraphServer, graph: requests.Session
+) -> None:
+    server.allow_http_notifications = True
+    with NotificationListener() as listener:
+        too_long = (server.clock() + timedelta(minutes=10081)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        assert (
+            subscribe(graph, server, listener.url, expirationDateTime=too_long).status_code == 400
+        )
+        subscription = subscribe(graph, server, listener.url).json()
+        url = f"{server.graph}/subscriptions/{subscription['id']}"
+        later = (server.clock() + timedelta(minutes=10000)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        renewed = graph.patch(url, json={"expirationDateTime": later})
+        assert renewed.status_code == 200 and renewed.json()["expirationDateTime"].startswith(
+            later[:16]
+        )
+        assert graph.patch(url, json={"expirationDateTime": too_long}).status_code == 400
+        assert graph.delete(url).status_code == 204
+        create(
+            graph, server, COACH, event_body("P2P", "2026-12-01T09:00:00", "2026-12-01T10:30:00")
+        )
+        server.notifications.wait_idle()
+        assert listener.items() == []
+        assert graph.get(url).status_code == 404
+
+
+def test_an_expired_subscription_sends_nothing(
+    server: GraphServer, graph: requests.Session
+) -> None:
+    server.allow_http_notifications = True
+    with NotificationListener() as listener:
+        subscribe(graph, server, listener.url)
+        server.clock.advance(timedelta(minutes=4001))
+        session = graph_session(server)  # the old token has expired too
+        create(
+            session, server, COACH, event_body("P2P", "2026-12-01T09:00:00", "2026-12-01T10:30:00")
+        )
+        server.notifications.wait_idle()
+        assert listener.items() == []
+
+
+def test_lifecycle_notifications_reach_the_lifecycle_url(
+    server: GraphServer, graph: requests.Session
+) -> None:
+    server.allow_http_notifications = True
+    with NotificationListener() as changes, NotificationListener() as lifecycle:
+        subscription = subscribe(
+            graph, server, changes.url, lifecycleNotificationUrl=lifecycle.url
+        ).json()
+        assert lifecycle.validations  # the lifecycle URL is validated too
+        server.lifecycle(subscription["id"], "reauthorizationRequired")
+        server.lifecycle(subscription["id"], "subscriptionRemoved")
+        events = [n["lifecycleEvent"] for n in lifecycle.notifications(2)]
+        assert events == ["reauthorizationRequired", "subscriptionRemoved"]
+        assert graph.get(f"{server.graph}/subscriptions/{subscription['id']}").status_code == 404

@@ -13,8 +13,12 @@ Use from a test module or conftest::
 
 from __future__ import annotations
 
+import json
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import msal
 import pytest
@@ -76,3 +80,67 @@ def graph_session(
     session = ca_session(server)
     session.headers["Authorization"] = f"Bearer {result['access_token']}"
     return session
+
+
+class NotificationListener:
+    """A plain-http change-notification endpoint on 127.0.0.1 (for
+    ``server.allow_http_notifications``): echoes validation tokens as text/plain and
+    keeps every notification POSTed to it.
+
+    ``echo = False`` makes it fail the validation handshake.
+    """
+
+    def __init__(self) -> None:
+        self.received: list[dict[str, Any]] = []
+        self.validations: list[str] = []
+        self.echo = True
+        self._arrived = threading.Condition()
+        listener = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                token = parse_qs(urlsplit(self.path).query).get("validationToken")
+                if token:
+                    listener.validations.append(token[0])
+                    payload = token[0].encode() if listener.echo else b"no"
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/plain")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                    return
+                with listener._arrived:
+                    listener.received.append(json.loads(body))
+                    listener._arrived.notify_all()
+                self.send_response(202)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}/notify"
+
+    def notifications(self, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+        """Wait until ``count`` notifications (``value`` items) arrived; return them all."""
+        with self._arrived:
+            self._arrived.wait_for(lambda: len(self.items()) >= count, timeout)
+            return self.items()
+
+    def items(self) -> list[dict[str, Any]]:
+        return [item for post in self.received for item in post["value"]]
+
+    def __enter__(self) -> NotificationListener:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()

@@ -179,13 +179,20 @@ class GraphServer:
         return app
 
     def add_user(
-        self, email: str, display_name: str | None = None, kind: MailboxKind | str = "user"
+        self,
+        email: str,
+        display_name: str | None = None,
+        kind: MailboxKind | str = "user",
+        capacity: int | None = None,
     ) -> Mailbox:
-        """A mailbox; ``kind="room"`` makes a room that answers invitations by itself."""
+        """A mailbox; ``kind="room"`` makes a room (of ``capacity`` seats) that answers
+        invitations by itself."""
         with self.lock:
-            return self.store.add_mailbox(
+            box = self.store.add_mailbox(
                 email, display_name or email.split("@")[0], MailboxKind(kind)
             )
+            box.capacity = capacity
+            return box
 
     def add_room_list(self, email: str, display_name: str, rooms: list[str]) -> None:
         with self.lock:

@@ -80,7 +80,10 @@ class Notifier:
     server: GraphServer
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
     delivered: list[Delivery] = field(default_factory=list)
-    _queue: queue.Queue[tuple[str, Json] | None] = field(default_factory=queue.Queue)
+    # (url, notification) to send; an Event to set once all before it left; None: stop.
+    _queue: queue.Queue[tuple[str, Json] | threading.Event | None] = field(
+        default_factory=queue.Queue
+    )
     _thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -95,9 +98,9 @@ class Notifier:
             self._thread = None
 
     def wait_idle(self, timeout: float = 5.0) -> None:
-        """Block until every queued notification has been POSTed (for tests)."""
+        """Block until every notification queued so far has been POSTed (for tests)."""
         done = threading.Event()
-        self._queue.put(("", {"__flush__": done}))
+        self._queue.put(done)
         done.wait(timeout)
 
     # -- change notifications ------------------------------------------------------
@@ -155,24 +158,21 @@ class Notifier:
     def _deliver(self) -> None:
         while True:
             item = self._queue.get()
-            if item is None:
-                return
             batch = [item]
-            while not self._queue.empty():  # what is queued now leaves together, per URL
-                more = self._queue.get()
-                if more is None:
-                    self._queue.put(None)
-                    break
-                batch.append(more)
-            flushes = [note["__flush__"] for _, note in batch if "__flush__" in note]
+            while item is not None and not self._queue.empty():
+                item = self._queue.get()  # what is queued now leaves together, per URL
+                batch.append(item)
             by_url: dict[str, list[Json]] = {}
-            for url, note in batch:
-                if "__flush__" not in note:
-                    by_url.setdefault(url, []).append(note)
+            for queued in batch:
+                if isinstance(queued, tuple):
+                    by_url.setdefault(queued[0], []).append(queued[1])
             for url, notes in by_url.items():
                 self._post(url, {"value": notes})
-            for done in flushes:
-                done.set()
+            for queued in batch:
+                if isinstance(queued, threading.Event):
+                    queued.set()
+            if batch[-1] is None:
+                return
 
     def _post(self, url: str, payload: Json) -> None:
         try:
