@@ -289,6 +289,39 @@ def test_an_unknown_property_or_zone_is_refused(
     assert zone.status_code == 400 and error_of(zone)["code"] == "TimeZoneNotSupportedException"
 
 
+def test_select_returns_only_the_named_properties(
+    server: GraphServer, graph: requests.Session
+) -> None:
+    created = create(
+        graph, server, COACH, event_body("P2P", "2026-12-01T09:00:00", "2026-12-01T10:00:00")
+    )
+    url = f"{server.graph}/users/{COACH}/events/{created['id']}"
+    chosen = graph.get(url, params={"$select": "subject,start"}).json()
+    assert set(chosen) == {"@odata.context", "@odata.etag", "id", "subject", "start"}
+    assert graph.get(url, params={"$select": "subjekt"}).status_code == 400
+
+
+def test_all_day_events_float_at_midnight_in_any_zone(
+    server: GraphServer, graph: requests.Session
+) -> None:
+    created = create(
+        graph,
+        server,
+        COACH,
+        event_body("Offsite", "2026-12-01T00:00:00", "2026-12-02T00:00:00", isAllDay=True),
+    )
+    assert created["start"] == {"dateTime": "2026-12-01T00:00:00.0000000", "timeZone": "UTC"}
+    tokyo = graph.get(
+        f"{server.graph}/users/{COACH}/events/{created['id']}",
+        headers={"Prefer": 'outlook.timezone="Tokyo Standard Time"'},
+    )
+    assert tokyo.json()["end"] == {
+        "dateTime": "2026-12-02T00:00:00.0000000",
+        "timeZone": "Tokyo Standard Time",
+    }
+    assert tokyo.headers["Preference-Applied"] == 'outlook.timezone="Tokyo Standard Time"'
+
+
 def test_teams_meeting_gets_a_join_url(server: GraphServer, graph: requests.Session) -> None:
     created = create(
         graph,
@@ -464,7 +497,12 @@ def test_updates_and_cancellations_reach_attendees(
     copy = server.events(ALICE)[0]
     assert copy["start"]["dateTime"] == "2026-12-01T10:00:00.0000000"
     assert copy["responseStatus"]["response"] == "notResponded"
-    assert server.messages(ALICE)[-1]["meetingRequestType"] == "fullUpdate"
+    update = server.messages(ALICE)[-1]
+    assert update["meetingRequestType"] == "fullUpdate"
+    assert update["previousStartDateTime"] == {
+        "dateTime": "2026-12-01T09:00:00.0000000",
+        "timeZone": BERLIN,
+    }
     cancelled = graph.post(f"{url}/cancel", json={"comment": "Coach is ill"})
     assert cancelled.status_code == 202
     assert graph.get(url).status_code == 404
@@ -477,7 +515,11 @@ def test_updates_and_cancellations_reach_attendees(
     )
 
 
-def test_adding_an_attendee_invites_only_them(server: GraphServer, graph: requests.Session) -> None:
+def test_changing_the_attendee_list_updates_every_attendee(
+    server: GraphServer, graph: requests.Session
+) -> None:
+    # Graph cannot send to added or removed attendees only, unlike Outlook's dialog: a
+    # shared meeting whose attendee list changes mails everyone still on it.
     meeting = create(
         graph,
         server,
@@ -490,16 +532,22 @@ def test_adding_an_attendee_invites_only_them(server: GraphServer, graph: reques
             hideAttendees=True,
         ),
     )
+    url = f"{server.graph}/users/{COACH}/events/{meeting['id']}"
     before = len(server.sent)
-    graph.patch(
-        f"{server.graph}/users/{COACH}/events/{meeting['id']}",
-        json={"attendees": [attendee(ALICE), attendee(BOB)]},
-    )
-    assert [s.recipients for s in server.sent[before:]] == [(BOB,)]
-    graph.patch(
-        f"{server.graph}/users/{COACH}/events/{meeting['id']}", json={"attendees": [attendee(BOB)]}
-    )
-    assert server.sent[-1].recipients == (ALICE,) and server.sent[-1].kind == "meetingCancelled"
+    graph.patch(url, json={"attendees": [attendee(ALICE), attendee(BOB)]})
+    assert sorted((s.recipients, s.kind) for s in server.sent[before:]) == [
+        ((ALICE,), "meetingRequest"),
+        ((BOB,), "meetingRequest"),
+    ]
+    assert server.messages(ALICE)[-1]["meetingRequestType"] == "informationalUpdate"
+    assert server.messages(BOB)[-1]["meetingRequestType"] == "newMeetingRequest"
+    before = len(server.sent)
+    graph.patch(url, json={"attendees": [attendee(BOB)]})
+    assert sorted((s.recipients, s.kind) for s in server.sent[before:]) == [
+        ((ALICE,), "meetingCancelled"),
+        ((BOB,), "meetingRequest"),
+    ]
+    assert server.events(ALICE)[0]["isCancelled"] is True
 
 
 def test_a_room_accepts_when_free_and_declines_an_overlap(
@@ -583,7 +631,9 @@ def test_delta_honours_the_time_zone_preference(
         headers={"Prefer": 'outlook.timezone="Europe/Berlin", odata.maxpagesize=5'},
     )
     assert answer.json()["value"][0]["start"]["dateTime"] == "2026-12-01T09:00:00.0000000"
-    assert answer.headers["Preference-Applied"] == "odata.maxpagesize=5"
+    assert answer.headers["Preference-Applied"] == (
+        'odata.maxpagesize=5, outlook.timezone="Europe/Berlin"'
+    )
 
 
 def test_delta_reports_deletions_outside_its_window(

@@ -19,7 +19,7 @@ from . import recurrence
 from .errors import GraphError, bad_request
 from .http import Call, Reply
 from .identity import require
-from .shapes import event_json
+from .shapes import event_json, select
 from .store import Event, Json, Mailbox
 from .times import parse_stamp
 
@@ -109,7 +109,10 @@ def calendar_view(server: GraphServer, call: Call, box: Mailbox) -> Reply:
     top = int(call.query.get("$top", str(PAGE)))
     answer: Json = {
         "@odata.context": f"{server.graph}/$metadata#users('{box.email}')/calendarView",
-        "value": [event_json(e, call.zone) for e in found[skip : skip + top]],
+        "value": [
+            select(event_json(e, call.zone), call.query.get("$select"))
+            for e in found[skip : skip + top]
+        ],
     }
     if skip + top < len(found):
         answer["@odata.nextLink"] = (

@@ -10,6 +10,7 @@ from . import meetings, recurrence
 from .errors import GraphError, bad_request, not_found
 from .http import Call, Reply
 from .identity import require
+from .shapes import event_json, select
 from .store import Attendee, Event, Json, Mailbox, new_ical_uid, new_id
 from .times import parse_dtz, parse_stamp
 
@@ -33,15 +34,13 @@ ACTIONS = {"accept", "decline", "tentativelyAccept"}
 
 
 def render(event: Event, zone: str | None = None) -> Json:
-    from .shapes import event_json
-
     return event_json(event, zone)
 
 
 def _entity(server: GraphServer, box: Mailbox, event: Event, call: Call) -> Json:
     return {
         "@odata.context": f"{server.graph}/$metadata#users('{box.email}')/events/$entity",
-        **render(event, call.zone),
+        **select(render(event, call.zone), call.query.get("$select")),
     }
 
 
@@ -147,7 +146,10 @@ def list_events(server: GraphServer, call: Call, box: Mailbox) -> Reply:
     top = int(call.query.get("$top", str(PAGE)))
     found: Json = {
         "@odata.context": f"{server.graph}/$metadata#users('{box.email}')/events",
-        "value": [render(e, call.zone) for e in chosen[skip : skip + top]],
+        "value": [
+            select(render(e, call.zone), call.query.get("$select"))
+            for e in chosen[skip : skip + top]
+        ],
     }
     if skip + top < len(chosen):
         query = f"$top={top}&$skip={skip + top}"
@@ -323,6 +325,7 @@ def update(server: GraphServer, call: Call, box: Mailbox, event_id: str) -> Repl
             meetings.update_occurrence(server, box, master, event)
         return Reply(200, _entity(server, box, event, call))
     before_attendees = {a.address.lower() for a in event.attendees}
+    previous = (event.start, event.end)
     sent = apply(event, body)
     if "recurrence" in sent and event.recurrence:
         _make_series(event)
@@ -338,12 +341,13 @@ def update(server: GraphServer, call: Call, box: Mailbox, event_id: str) -> Repl
             event.sequence += 1
             for attendee in event.attendees:
                 attendee.response, attendee.time, attendee.proposed = "none", None, None
-            meetings.invite(server, box, event, sorted(after), "fullUpdate")
-        elif sent & INFO_FIELDS:
+            meetings.invite(server, box, event, sorted(after), "fullUpdate", previous)
+        elif sent & INFO_FIELDS or added or removed:
+            # Graph has no "send to added or removed attendees only": a changed attendee
+            # list updates everyone still invited (microsoftgraph/microsoft-graph-docs
+            # #2309, #5647; msgraph-sdk-dotnet #1996).
             event.sequence += 1
             meetings.invite(server, box, event, sorted(after - added), "informationalUpdate")
-            meetings.invite(server, box, event, sorted(added), "newMeetingRequest")
-        elif added:
             meetings.invite(server, box, event, sorted(added), "newMeetingRequest")
         if removed:
             meetings.cancel(server, box, event, "", sorted(removed))

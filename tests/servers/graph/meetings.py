@@ -11,6 +11,7 @@ Attendees outside the tenant are only logged in ``server.sent``.
 from __future__ import annotations
 
 import copy as copying
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from . import mail, recurrence
@@ -83,10 +84,20 @@ def _message_extra(event: Event, kind: str, request_type: str | None) -> Json:
 
 
 def invite(
-    server: GraphServer, organizer: Mailbox, event: Event, addresses: list[str], request_type: str
+    server: GraphServer,
+    organizer: Mailbox,
+    event: Event,
+    addresses: list[str],
+    request_type: str,
+    previous: tuple[datetime, datetime] | None = None,
 ) -> None:
     """Send a request (``newMeetingRequest``, ``fullUpdate``, ``informationalUpdate``)
-    to the attendees ``addresses``; creates or refreshes their copies."""
+    to the attendees ``addresses``; creates or refreshes their copies. ``previous``:
+    the (start, end) a new time replaces."""
+    extra = _message_extra(event, "meetingRequest", request_type)
+    if previous is not None:
+        extra["previousStartDateTime"] = dtz(previous[0], event.start_zone)
+        extra["previousEndDateTime"] = dtz(previous[1], event.end_zone)
     wanted = {a.lower() for a in addresses}
     for attendee in event.attendees:
         address = attendee.address.lower()
@@ -113,7 +124,7 @@ def invite(
             event.subject,
             {"contentType": event.body_type, "content": event.body},
             "meetingRequest",
-            _message_extra(event, "meetingRequest", request_type),
+            extra,
         )
         if box is not None and box.kind is MailboxKind.ROOM:
             _room_answers(server, box, box.with_uid(event.ical_uid))

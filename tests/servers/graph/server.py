@@ -422,6 +422,12 @@ class GraphServer:
                 time.sleep(self.latency)
             try:
                 reply = self.route(call)
+                if call.zone:
+                    applied = f'outlook.timezone="{call.zone}"'
+                    found = reply.headers.get("Preference-Applied")
+                    reply.headers["Preference-Applied"] = (
+                        f"{found}, {applied}" if found else applied
+                    )
             except GraphError as e:
                 reply = self._error(e, call.headers, request_id)
         finally:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
+from .errors import GraphError
 from .store import Attendee, Event, Json
-from .times import dtz, stamp
+from .times import dtz, graph_datetime, stamp, zone
 
 
 def _preview(body: str, body_type: str) -> str:
@@ -62,8 +64,8 @@ def event_json(event: Event, zone_name: str | None = None) -> Json:
         "hideAttendees": event.hide_attendees,
         "responseStatus": {"response": event.response, "time": stamp(event.response_time)},
         "body": {"contentType": event.body_type, "content": event.body},
-        "start": dtz(event.start, zone_name),
-        "end": dtz(event.end, zone_name),
+        "start": _when(event, event.start, zone_name),
+        "end": _when(event, event.end, zone_name),
         "location": _location(event.location),
         "locations": [_location(event.location)] if event.location.get("displayName") else [],
         "recurrence": event.recurrence,
@@ -87,3 +89,27 @@ def _location(location: Json) -> Json:
             if k not in ("displayName", "locationType", "uniqueIdType")
         },
     }
+
+
+def _when(event: Event, moment: datetime, zone_name: str | None) -> dict[str, str]:
+    """A start or end; all-day events float: midnight of their own dates, whatever zone
+    the client asked for."""
+    if not event.is_all_day:
+        return dtz(moment, zone_name)
+    local = moment.astimezone(zone(event.start_zone)).replace(tzinfo=None)
+    return {"dateTime": graph_datetime(local), "timeZone": zone_name or "UTC"}
+
+
+def select(found: Json, fields: str | None) -> Json:
+    """Apply ``$select``: the named properties plus ``id`` and the OData annotations."""
+    if not fields:
+        return found
+    wanted = {name.strip() for name in fields.split(",") if name.strip()}
+    unknown = sorted(wanted - set(found) - {"originalStart"})
+    if unknown:
+        raise GraphError(
+            400,
+            "RequestBroker--ParseUri",
+            f"Could not find a property named '{unknown[0]}' on type 'microsoft.graph.event'.",
+        )
+    return {k: v for k, v in found.items() if k in wanted or k == "id" or k.startswith("@odata.")}

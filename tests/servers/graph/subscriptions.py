@@ -299,8 +299,8 @@ def create(server: GraphServer, call: Call) -> Reply:
                 "The simulator sends notifications without resource data only.", "InvalidRequest"
             )
         client_state = body.get("clientState")
-        if client_state is not None and len(str(client_state)) > 128:
-            raise bad_request("clientState can be at most 128 characters.", "InvalidRequest")
+        if client_state is not None and len(str(client_state)) > 255:
+            raise bad_request("clientState can be at most 255 characters.", "InvalidRequest")
         expiration = _expiration(server, body.get("expirationDateTime"))
         url = _check_url(server, body.get("notificationUrl"), "notificationUrl")
         lifecycle = body.get("lifecycleNotificationUrl")
