@@ -17,21 +17,27 @@ import pytest
 
 from connectors.dav import factory as dav_factory
 from connectors.ews import factory as ews_factory
+from connectors.graph import factory as graph_factory
 from p2pcal.embedded.caldav_servers import RadicaleServer, XandikosServer
 from p2pcal.ical.blocks import BlockRules, read_blocks
 from p2pcal.model import CalendarDelta, Person
 from p2pcal.ports import BlockSource, ConnectorContext
 from tests.e2e.backends import (
+    M365,
     ORGANIZER,
     SERVICE,
     SERVICE_SECRET,
     Coaches,
     DavCoaches,
     ExchangeCoaches,
+    GraphCoaches,
     Outlook,
     exchange_server,
+    graph_settings,
+    graph_tenant,
 )
 from tests.servers.ews import EwsServer
+from tests.servers.graph import GraphServer
 
 BERLIN = ZoneInfo("Europe/Berlin")
 START = datetime(2026, 12, 4, 10, 0, tzinfo=BERLIN)
@@ -47,7 +53,7 @@ class Backend:
     coach: str
 
 
-@pytest.fixture(params=["radicale", "xandikos", "exchange"])
+@pytest.fixture(params=["radicale", "xandikos", "exchange", "m365"])
 def backend(
     request: pytest.FixtureRequest,
     radicale: RadicaleServer,
@@ -55,6 +61,15 @@ def backend(
     tmp_path: Path,
 ) -> Iterator[Backend]:
     coach = f"coach-{uuid.uuid4().hex[:8]}@corp.example"
+    if request.param == "m365":
+        with GraphServer() as tenant:
+            graph_tenant(tenant)
+            graph_coaches = GraphCoaches(M365(tenant))
+            calendar = graph_coaches.calendar(coach, "Coach")
+            source = graph_factory.create(graph_settings(tenant), CONTEXT)
+            yield Backend(source, graph_coaches, calendar, coach)
+            source.close()
+        return
     if request.param == "exchange":
         with EwsServer() as server:
             exchange_server(server)

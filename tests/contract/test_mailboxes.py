@@ -15,20 +15,26 @@ from typing import Any
 import pytest
 
 from connectors.ews import factory as ews_factory
+from connectors.graph import factory as graph_factory
 from connectors.imip import factory as imip_factory
 from p2pcal.embedded.mail_server import MailServer
 from p2pcal.model import Email, Invitation, ITipMethod, PartStat, Person
 from p2pcal.ports import ConnectorContext
 from tests.e2e.backends import (
+    M365,
     SERVICE,
     SERVICE_SECRET,
     ExchangePeople,
+    GraphPeople,
     MailPeople,
     Outlook,
     People,
     exchange_server,
+    graph_settings,
+    graph_tenant,
 )
 from tests.servers.ews import EwsServer
+from tests.servers.graph import GraphServer
 
 START = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
 
@@ -41,10 +47,23 @@ class Backend:
     attendees: list[str]
 
 
-@pytest.fixture(params=["email", "exchange"])
+@pytest.fixture(params=["email", "exchange", "m365"])
 def backend(request: pytest.FixtureRequest, mail_server: MailServer) -> Iterator[Backend]:
     tag = uuid.uuid4().hex[:8]
     attendees = [f"ann-{tag}@corp.example", f"bob-{tag}@corp.example"]
+    if request.param == "m365":
+        with GraphServer() as tenant:
+            graph_tenant(tenant)
+            m365 = M365(tenant)
+            for email in attendees:
+                m365.enrol(email, email.split("-")[0])
+            organizer = Person("p2p@corp.example", "P2P", "Europe/Berlin")
+            connector = graph_factory.create(
+                graph_settings(tenant), ConnectorContext(organizer, 10.0)
+            )
+            yield Backend(connector, GraphPeople(m365), organizer, attendees)
+            connector.close()
+        return
     if request.param == "exchange":
         with EwsServer() as server:
             exchange_server(server)

@@ -27,6 +27,10 @@ from p2pcal.embedded.attendee import Received
 from p2pcal.embedded.caldav_servers import RadicaleServer
 from p2pcal.embedded.mail_server import MailServer
 from tests.servers.ews import EwsServer
+from tests.servers.graph import GraphServer
+from tests.servers.graph.fixtures import CLIENT_ID as GRAPH_CLIENT
+from tests.servers.graph.fixtures import CLIENT_SECRET as GRAPH_SECRET
+from tests.servers.graph.fixtures import graph_session
 
 ORGANIZER = "p2p@corp.example"
 SERVICE = "svc-p2pcal@corp.example"
@@ -337,3 +341,164 @@ def _outline(item: Any) -> str:
             "END:VEVENT",
         ]
     )
+
+
+# -- Microsoft 365 -----------------------------------------------------------------------
+
+
+def graph_section(server: GraphServer, table: str) -> str:
+    return (
+        f'[{table}]\nconnector = "graph"\ntenant = "{server.tenant}"\n'
+        f'client_id = "{GRAPH_CLIENT}"\nclient_secret_file = "graph.secret"\n'
+        f'authority_url = "{server.base}"\ngraph_url = "{server.graph_root}"\n'
+        f'ca_file = "{server.ca_file}"\npoll_seconds = 0.2\n'
+    )
+
+
+def graph_settings(server: GraphServer, **more: Any) -> dict[str, Any]:
+    """The connector's settings for the simulator's tenant (in-process use)."""
+    return {
+        "tenant": server.tenant,
+        "client_id": GRAPH_CLIENT,
+        "client_secret": GRAPH_SECRET,
+        "authority_url": server.base,
+        "graph_url": server.graph_root,
+        "ca_file": server.ca_file,
+        "poll_seconds": 0.1,
+        **more,
+    }
+
+
+def graph_tenant(server: GraphServer) -> None:
+    """The app registration and the organizer's mailbox."""
+    server.register_app(GRAPH_CLIENT, secret=GRAPH_SECRET)
+    server.add_user(ORGANIZER, "P2P Sessions")
+
+
+class M365:
+    """People's own Outlook on Microsoft 365: the simulator lets each act in their mailbox."""
+
+    def __init__(self, server: GraphServer) -> None:
+        self.server = server
+        self.known: set[str] = set()
+
+    def enrol(self, email: str, name: str) -> None:
+        if email.lower() not in self.known:
+            self.known.add(email.lower())
+            self.server.add_user(email, name)
+
+    def meeting_of(self, email: str, message: dict[str, Any]) -> str:
+        """The iCalUId of the meeting a meeting message is about, found in ``email``'s
+        calendar by subject and start (Outlook links them; the message list does not)."""
+        start = (message.get("startDateTime") or {}).get("dateTime", "")[:19]
+        for event in self.server.events(email):
+            same_start = (event.get("start") or {}).get("dateTime", "")[:19] == start
+            if event.get("subject") == message.get("subject") and same_start:
+                return str(event["iCalUId"])
+        return f"unlinked:{message.get('id')}"
+
+
+class GraphCoaches:
+    published: str | None = None
+
+    def __init__(self, m365: M365) -> None:
+        self.m365 = m365
+        self.ids: dict[str, tuple[str, str]] = {}
+        """block uid -> (coach, event id)"""
+
+    def calendar(self, coach: str, name: str) -> str:
+        self.m365.enrol(coach, name)
+        return coach
+
+    def put(self, coach: str, uid: str, topic: str, start: datetime, location: str) -> None:
+        if uid in self.ids:
+            self.delete(coach, uid)
+        server = self.m365.server
+        body = {
+            "subject": f"P2P: {topic}",
+            "start": {
+                "dateTime": start.strftime("%Y-%m-%dT%H:%M:%S"),
+                "timeZone": str(start.tzinfo),
+            },
+            "end": {
+                "dateTime": (start + timedelta(minutes=90)).strftime("%Y-%m-%dT%H:%M:%S"),
+                "timeZone": str(start.tzinfo),
+            },
+            "location": {"displayName": location},
+        }
+        answer = graph_session(server).post(
+            f"{server.graph}/users/{coach}/events", json=body, timeout=10
+        )
+        assert answer.status_code == 201, answer.text
+        self.ids[uid] = (coach, answer.json()["id"])
+
+    def delete(self, coach: str, uid: str) -> None:
+        server = self.m365.server
+        owner, event_id = self.ids.pop(uid)
+        answer = graph_session(server).delete(
+            f"{server.graph}/users/{owner}/events/{event_id}", timeout=10
+        )
+        assert answer.status_code == 204, answer.text
+
+    def section(self) -> str:
+        return graph_section(self.m365.server, "calendars")
+
+
+class GraphPeople:
+    def __init__(self, m365: M365) -> None:
+        self.m365 = m365
+
+    def _messages(self, email: str) -> list[dict[str, Any]]:
+        self.m365.enrol(email, email.split("@")[0])
+        return self.m365.server.messages(email)
+
+    def itip(self, email: str) -> list[Received]:
+        found: list[Received] = []
+        sequences: dict[str, int] = {}
+        for message in self._messages(email):
+            kind = message.get("meetingMessageType")
+            if kind not in ("meetingRequest", "meetingCancelled"):
+                continue
+            key = self.m365.meeting_of(email, message)
+            sequences[key] = sequences.get(key, -1) + 1
+            start = (message.get("startDateTime") or {}).get("dateTime", "")
+            found.append(
+                Received(
+                    method="REQUEST" if kind == "meetingRequest" else "CANCEL",
+                    uid=key,
+                    sequence=sequences[key],
+                    summary=str(message.get("subject") or ""),
+                    organizer=str(message["from"]["emailAddress"]["address"]).lower(),
+                    subject=str(message.get("subject") or ""),
+                    text=str((message.get("body") or {}).get("content") or ""),
+                    calendar="\r\n".join(
+                        [
+                            "BEGIN:VEVENT",
+                            f"DTSTART:{start[:19].replace('-', '').replace(':', '')}Z",
+                            f"LOCATION:{(message.get('location') or {}).get('displayName', '')}",
+                            "END:VEVENT",
+                        ]
+                    ),
+                )
+            )
+        return found
+
+    def messages(self, email: str) -> list[Seen]:
+        seen = []
+        for message in self._messages(email):
+            people = [
+                str(r.get("emailAddress", {}).get("address", ""))
+                for field in ("toRecipients", "ccRecipients", "bccRecipients")
+                for r in message.get(field) or ()
+            ]
+            text = str((message.get("body") or {}).get("content") or "")
+            subject = str(message.get("subject") or "")
+            seen.append(Seen(subject, text, " ".join([subject, text, *people])))
+        return seen
+
+    def reply(self, email: str, invitation: Received, partstat: str) -> None:
+        action = {"ACCEPTED": "accept", "DECLINED": "decline"}.get(partstat, "tentativelyAccept")
+        self.m365.server.answer(email, invitation.uid, action)
+
+    def section(self) -> str:
+        return graph_section(self.m365.server, "mail")

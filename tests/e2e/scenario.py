@@ -20,6 +20,7 @@ from p2pcal.embedded import attendee
 from p2pcal.embedded.caldav_servers import RadicaleServer
 from p2pcal.embedded.mail_server import MailServer
 from tests.e2e.backends import (
+    GRAPH_SECRET,
     ORGANIZER,
     SERVICE_SECRET,
     Coaches,
@@ -81,6 +82,7 @@ class Deployment:
         )
         (self.root / "organizer.secret").write_text("pw-p2p")
         (self.root / "service.secret").write_text(SERVICE_SECRET)
+        (self.root / "graph.secret").write_text(GRAPH_SECRET)
         assert self.people is not None and self.blocks is not None
         self.config_path.write_text(
             f"""

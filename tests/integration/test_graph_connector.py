@@ -18,8 +18,9 @@ from p2pcal.errors import PermanentError, TemporaryError
 from p2pcal.ical.blocks import BlockRules, read_blocks
 from p2pcal.model import Email, Invitation, ITipMethod, PartStat, Person
 from p2pcal.ports import ConnectorContext
+from tests.e2e.backends import graph_settings, graph_tenant
 from tests.servers.graph import GraphServer
-from tests.servers.graph.fixtures import CLIENT_ID, CLIENT_SECRET, graph_session
+from tests.servers.graph.fixtures import graph_session
 
 ORGANIZER = Person("p2p@corp.example", "P2P Sessions", "Europe/Berlin")
 COACH = "ann.coach@corp.example"
@@ -31,8 +32,7 @@ WINDOW = (datetime(2026, 11, 1, tzinfo=UTC), datetime(2027, 2, 1, tzinfo=UTC))
 @pytest.fixture
 def server() -> Iterator[GraphServer]:
     with GraphServer() as server:
-        server.register_app(CLIENT_ID, secret=CLIENT_SECRET)
-        server.add_user(ORGANIZER.email, ORGANIZER.name)
+        graph_tenant(server)
         server.add_user(COACH, "Ann Coach")
         for email in EMPLOYEES:
             server.add_user(email)
@@ -40,17 +40,7 @@ def server() -> Iterator[GraphServer]:
 
 
 def _connector(server: GraphServer, **more: Any) -> GraphConnector:
-    settings = {
-        "tenant": server.tenant,
-        "client_id": CLIENT_ID,
-        "client_secret": CLIENT_SECRET,
-        "authority_url": server.base,
-        "graph_url": server.graph_root,
-        "ca_file": server.ca_file,
-        "poll_seconds": 0.1,
-        **more,
-    }
-    return factory.create(settings, ConnectorContext(ORGANIZER, 10.0))
+    return factory.create(graph_settings(server, **more), ConnectorContext(ORGANIZER, 10.0))
 
 
 @pytest.fixture
