@@ -301,6 +301,40 @@ def test_select_returns_only_the_named_properties(
     assert graph.get(url, params={"$select": "subjekt"}).status_code == 400
 
 
+PROP = "String {66f5a359-4659-4830-9070-00047ec6ac6e} Name p2p_session"
+
+
+def test_extended_properties_come_back_only_when_expanded(
+    server: GraphServer, graph: requests.Session
+) -> None:
+    body = event_body(
+        "P2P",
+        "2026-12-01T09:00:00",
+        "2026-12-01T10:00:00",
+        attendees=[attendee(ALICE)],
+        singleValueExtendedProperties=[{"id": PROP, "value": "session-42"}],
+    )
+    created = create(graph, server, COACH, body)
+    assert "singleValueExtendedProperties" not in created
+    url = f"{server.graph}/users/{COACH}/events/{created['id']}"
+    expand = f"singleValueExtendedProperties($filter=id eq '{PROP}')"
+    got = graph.get(url, params={"$expand": expand}).json()
+    assert got["singleValueExtendedProperties"] == [{"id": PROP, "value": "session-42"}]
+    found = graph.get(
+        f"{server.graph}/users/{COACH}/events",
+        params={
+            "$filter": f"singleValueExtendedProperties/Any(ep: ep/id eq '{PROP}' and ep/value eq 'session-42')"
+        },
+    ).json()["value"]
+    assert [e["id"] for e in found] == [created["id"]]
+    copy = graph.get(f"{server.graph}/users/{ALICE}/events", params={"$expand": expand}).json()[
+        "value"
+    ][0]
+    assert "singleValueExtendedProperties" not in copy  # stays with the organizer's item
+    refused = graph.get(delta_url(server), params={**WINDOW, "$expand": expand})
+    assert refused.status_code == 400
+
+
 def test_all_day_events_float_at_midnight_in_any_zone(
     server: GraphServer, graph: requests.Session
 ) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from . import recurrence
+from . import extended, recurrence
 from .errors import GraphError, bad_request
 from .http import Call, Reply
 from .identity import require
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 PAGE = 10
 READ = ("Calendars.Read", "Calendars.ReadWrite", "Calendars.ReadBasic")
-NOT_WITH_DELTA = ("$select", "$filter", "$orderby", "$expand", "$search", "$top")
+NOT_WITH_DELTA = ("$select", "$filter", "$orderby", "$expand", "$search", "$top")  # 400 on delta
 
 
 @dataclass
@@ -110,7 +110,11 @@ def calendar_view(server: GraphServer, call: Call, box: Mailbox) -> Reply:
     answer: Json = {
         "@odata.context": f"{server.graph}/$metadata#users('{box.email}')/calendarView",
         "value": [
-            select(event_json(e, call.zone), call.query.get("$select"))
+            extended.expanded(
+                select(event_json(e, call.zone), call.query.get("$select")),
+                e,
+                call.query.get("$expand"),
+            )
             for e in found[skip : skip + top]
         ],
     }

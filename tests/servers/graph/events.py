@@ -6,7 +6,7 @@ import re
 import secrets
 from typing import TYPE_CHECKING, Any
 
-from . import meetings, recurrence
+from . import extended, meetings, recurrence
 from .errors import GraphError, bad_request, not_found
 from .http import Call, Reply
 from .identity import require
@@ -25,7 +25,7 @@ WRITABLE = {
     "categories", "showAs", "importance", "sensitivity", "recurrence", "attendees",
     "hideAttendees", "isOnlineMeeting", "onlineMeetingProvider", "allowNewTimeProposals",
     "transactionId", "isReminderOn", "reminderMinutesBeforeStart", "responseRequested",
-    "organizer",
+    "organizer", "singleValueExtendedProperties",
 }  # fmt: skip
 # Changes attendees hear of; "time" ones also reset their answers.
 TIME_FIELDS = {"start", "end", "isAllDay", "recurrence"}
@@ -40,8 +40,14 @@ def render(event: Event, zone: str | None = None) -> Json:
 def _entity(server: GraphServer, box: Mailbox, event: Event, call: Call) -> Json:
     return {
         "@odata.context": f"{server.graph}/$metadata#users('{box.email}')/events/$entity",
-        **select(render(event, call.zone), call.query.get("$select")),
+        **_shaped(event, call),
     }
+
+
+def _shaped(event: Event, call: Call) -> Json:
+    """An event as this call asked for it: zone, $select, $expand."""
+    found = select(render(event, call.zone), call.query.get("$select"))
+    return extended.expanded(found, event, call.query.get("$expand"))
 
 
 def route(server: GraphServer, call: Call, box: Mailbox, rest: list[str]) -> Reply:
@@ -129,13 +135,17 @@ def find(box: Mailbox, event_id: str) -> Event:
 def list_events(server: GraphServer, call: Call, box: Mailbox) -> Reply:
     chosen = list(box.events.values())
     condition = call.query.get("$filter")
-    if condition:
+    by_property = extended.matcher(condition) if condition else None
+    if by_property is not None:
+        chosen = [e for e in chosen if extended.matches(e, by_property)]
+    elif condition:
         match = re.fullmatch(
             r"\s*(iCalUId|transactionId|subject)\s+eq\s+'((?:[^']|'')*)'\s*", condition
         )
         if match is None:
             raise bad_request(
-                "The simulator filters only on iCalUId, transactionId or subject with eq.",
+                "The simulator filters only on iCalUId, transactionId or subject with eq, or "
+                "on singleValueExtendedProperties/Any(...).",
                 "ErrorInvalidUrlQueryFilter",
             )
         field, value = match.group(1), match.group(2).replace("''", "'")
@@ -146,10 +156,7 @@ def list_events(server: GraphServer, call: Call, box: Mailbox) -> Reply:
     top = int(call.query.get("$top", str(PAGE)))
     found: Json = {
         "@odata.context": f"{server.graph}/$metadata#users('{box.email}')/events",
-        "value": [
-            select(render(e, call.zone), call.query.get("$select"))
-            for e in chosen[skip : skip + top]
-        ],
+        "value": [_shaped(e, call) for e in chosen[skip : skip + top]],
     }
     if skip + top < len(chosen):
         query = f"$top={top}&$skip={skip + top}"
@@ -230,6 +237,8 @@ def apply(event: Event, body: Json) -> set[str]:
         event.attendees = _attendees(body["attendees"] or [], event.attendees)
     if "recurrence" in body:
         event.recurrence = body["recurrence"] or None
+    if "singleValueExtendedProperties" in body:
+        extended.apply(event, body["singleValueExtendedProperties"])
     if event.end < event.start:
         raise bad_request("The end of the event must be after its start.", "ErrorInvalidRequest")
     if event.is_online_meeting:

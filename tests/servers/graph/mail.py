@@ -124,7 +124,7 @@ def send_mail(server: GraphServer, call: Call, box: Mailbox) -> Reply:
             "At least one recipient is required, but none were found.", "ErrorInvalidRecipients"
         )
     content = message.get("body") or {}
+    # saveToSentItems is accepted and ignored: Sent Items is not modelled, ``server.sent``
+    # is the log of what left.
     deliver(server, box, to, message.get("subject", ""), content, cc=cc, bcc=bcc)
-    if body.get("saveToSentItems", True) is not False:
-        pass  # Sent Items is not modelled: ``server.sent`` is the log of what left.
     return Reply(202)

@@ -110,6 +110,7 @@ def invite(
                 copy = event.clone()
                 copy.id, copy.mailbox = new_id(), box.email
                 copy.is_organizer, copy.transaction_id, copy.categories = False, None, []
+                copy.extended = {}
                 copy.response_requested = True
                 copy.created = server.clock()
                 _fill_copy(copy, event, attendee, reset=True)

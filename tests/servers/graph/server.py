@@ -8,7 +8,6 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -58,9 +57,6 @@ class _Throttle:
     status: int
     retry_after: int
     mailbox: str | None
-
-
-Route = Callable[["GraphServer", Call], Reply]
 
 
 class GraphServer:
@@ -385,7 +381,7 @@ class GraphServer:
             with self.lock:
                 self.in_flight[mailbox] -= 1
 
-    def limited(self, call: Call, mailbox: str | None) -> GraphError | None:
+    def limited(self, mailbox: str | None) -> GraphError | None:
         """An injected throttle for this request, if one is due."""
         with self.lock:
             fault = self._take_throttle(mailbox)
@@ -411,7 +407,7 @@ class GraphServer:
                 reply = self._error(e, call.headers, request_id)
             self._log(call, None, reply.status)
             return reply
-        error = self.limited(call, mailbox)
+        error = self.limited(mailbox)
         if error is None and not slot_held and not self.enter(mailbox):
             error = concurrency_error()
         if error is not None:

@@ -101,6 +101,8 @@ class Event:
     # A series keeps its exceptions (by original start, UTC) and deleted occurrences.
     exceptions: dict[datetime, Event] = field(default_factory=dict)
     deleted_occurrences: set[datetime] = field(default_factory=set)
+    # singleValueExtendedProperties: normalised id -> (id as sent, value)
+    extended: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def touch(self, now: datetime) -> None:
         self.modified = now
