@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from urllib.parse import quote
 
 from connectors.graph.delta import DeltaReader
+from connectors.graph.health import check
 from connectors.graph.http import GraphHttp
 from connectors.graph.meetings import EventIndex, Meetings
 from connectors.graph.options import GraphSettings
@@ -15,7 +16,7 @@ from connectors.graph.responses import ResponseReader
 from connectors.graph.source import BlockReader
 from p2pcal.errors import P2PError
 from p2pcal.model import CalendarDelta, Email, Invitation, ResponseBatch, Room
-from p2pcal.ports import ConnectorContext
+from p2pcal.ports import CheckTargets, ConnectorContext, Finding
 
 
 def _utc_now() -> datetime:
@@ -80,6 +81,9 @@ class GraphConnector:
                     found.append(Room(address, name, str(place.get("building") or "")))
             link = answer.get("@odata.nextLink")
         return found
+
+    def check(self, targets: CheckTargets) -> list[Finding]:
+        return check(self.http, self._organizer.email, targets)
 
     def close(self) -> None:
         self.http.close()

@@ -17,7 +17,7 @@ from connectors.graph import GraphConnector, factory
 from p2pcal.errors import PermanentError, TemporaryError
 from p2pcal.ical.blocks import BlockRules, read_blocks
 from p2pcal.model import Email, Invitation, ITipMethod, PartStat, Person
-from p2pcal.ports import ConnectorContext
+from p2pcal.ports import CheckTargets, ConnectorContext
 from tests.e2e.backends import graph_settings, graph_tenant
 from tests.servers.graph import GraphServer
 from tests.servers.graph.fixtures import graph_session
@@ -282,3 +282,26 @@ def test_never_more_than_four_requests_at_once_per_mailbox(server: GraphServer) 
     for thread in flood:
         thread.join()
     assert 429 in {r.status for r in server.requests[before:]}
+
+
+def test_doctor_names_what_is_missing(server: GraphServer) -> None:
+    graph = _connector(server)
+    try:
+        findings = graph.check(CheckTargets(calendars=(COACH,), organizer=True))
+        assert [f.ok for f in findings] == [True, True, True], findings
+    finally:
+        graph.close()
+    server.register_app("22222222-0000-0000-0000-000000000000", secret="s2", permissions=set())
+    bare = _connector(server, client_id="22222222-0000-0000-0000-000000000000", client_secret="s2")
+    try:
+        token, coach, organizer = bare.check(CheckTargets(calendars=(COACH,), organizer=True))
+        assert token.ok and not coach.ok and not organizer.ok
+        assert "Calendars.ReadWrite" in coach.detail
+    finally:
+        bare.close()
+    wrong = _connector(server, client_secret="nope")
+    try:
+        (token,) = wrong.check(CheckTargets(calendars=(COACH,), organizer=True))
+        assert not token.ok and "refused a token" in token.detail and "nope" not in token.detail
+    finally:
+        wrong.close()
