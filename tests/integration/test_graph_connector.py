@@ -6,8 +6,10 @@ and no more than 4 requests at once per mailbox."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +21,7 @@ from p2pcal.ical.blocks import BlockRules, read_blocks
 from p2pcal.model import Email, Invitation, ITipMethod, PartStat, Person
 from p2pcal.ports import CheckTargets, ConnectorContext
 from tests.e2e.backends import graph_settings, graph_tenant
-from tests.servers.graph import GraphServer
+from tests.servers.graph import GraphServer, make_client_certificate
 from tests.servers.graph.fixtures import graph_session
 
 ORGANIZER = Person("p2p@corp.example", "P2P Sessions", "Europe/Berlin")
@@ -305,3 +307,50 @@ def test_doctor_names_what_is_missing(server: GraphServer) -> None:
         assert not token.ok and "refused a token" in token.detail and "nope" not in token.detail
     finally:
         wrong.close()
+
+
+def test_tokens_are_cached_renewed_and_certificates_work(
+    server: GraphServer, tmp_path: Path
+) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
+    graph = _connector(server)
+    try:
+        cursor = graph.poll(COACH, None).cursor
+        for _ in range(5):
+            cursor = graph.poll(COACH, cursor).cursor
+        assert server.tokens_issued == 1  # one token for six polls: msal's cache
+    finally:
+        graph.close()
+    # msal renews a token within five minutes of its expiry: one of 301 s is renewed
+    # a second after it is issued, before use, never after a refusal
+    server.token_lifetime = 301
+    graph = _connector(server)
+    try:
+        cursor = graph.poll(COACH, None).cursor
+        issued = server.tokens_issued
+        time.sleep(1.5)
+        graph.poll(COACH, cursor)
+        assert server.tokens_issued == issued + 1
+        assert 401 not in {r.status for r in server.requests}
+    finally:
+        graph.close()
+
+    cert, key = make_client_certificate()
+    server.register_app("cert-app", certificate_pem=cert)
+    pem = tmp_path / "app.pem"
+    pem.write_text(key + cert)
+    thumbprint = x509.load_pem_x509_certificate(cert.encode()).fingerprint(hashes.SHA1()).hex()
+    settings = graph_settings(
+        server,
+        client_id="cert-app",
+        client_secret=None,
+        certificate_file=str(pem),
+        certificate_thumbprint=thumbprint,
+    )
+    with_certificate = factory.create(settings, ConnectorContext(ORGANIZER, 10.0))
+    try:
+        assert with_certificate.poll(COACH, None).complete
+    finally:
+        with_certificate.close()
