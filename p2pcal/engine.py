@@ -357,7 +357,8 @@ class Engine:
             journal.record(conn, [entry for entry, _ in taken])
             if cursor is not None:
                 journal.set_cursor(conn, INBOX_CURSOR, cursor)
-        crashpoint("after-commit")
+        if taken:  # replies committed, what they caused not sent: not an idle round's cursor
+            crashpoint("after-commit")
         for entry, booking in taken:
             reply = entry.reply
             if entry.outcome == "ignored":

@@ -24,6 +24,9 @@ class Life:
     """``killed`` (SIGKILL by the supervisor), ``crash point NAME``, or ``exit CODE``."""
     log: str
     """Its log file."""
+    running: float | None
+    """When it logged that it runs (time.time() of its log line); it sends nothing
+    before. None if it never got that far."""
 
     @property
     def killed(self) -> bool:
@@ -95,11 +98,20 @@ def outbox(store: Store, boxes: dict[str, list[Delivered]], domain: str) -> list
 
 
 def windows(lives: Sequence[Life]) -> list[tuple[Life, float, float]]:
-    """Each life with the span whose deliveries are its own: from its start to the next
-    start (a message it handed over just before SIGKILL may land after its end)."""
-    ordered = sorted(lives, key=lambda life: life.started)
-    ends = [life.started for life in ordered[1:]] + [float("inf")]
-    return [(life, life.started, end) for life, end in zip(ordered, ends, strict=True)]
+    """Each life that got running, with the span whose deliveries are its own: from when
+    it logged that it runs to when the next one did.
+
+    Not to the next one's start: a message handed over just before a SIGKILL (the whole
+    DATA sent, the reply not read yet) is filed by the sink a moment later, on a busy
+    machine after the next life started; it cannot be a message of the next life before
+    that one runs, which takes its imports and migrations (half a second or more).
+    """
+    ordered = sorted(
+        ((life, life.running) for life in lives if life.running is not None),
+        key=lambda pair: pair[1],
+    )
+    ends = [running for _life, running in ordered[1:]] + [float("inf")]
+    return [(life, running, end) for (life, running), end in zip(ordered, ends, strict=True)]
 
 
 def last_deliveries(sent: Sequence[Delivered], lives: Sequence[Life]) -> dict[str, Life]:

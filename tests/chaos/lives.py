@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 from p2pcal.crashpoints import POINTS_ENV, SEED_ENV, parse
@@ -57,6 +58,24 @@ STARTUP_KILLS = 0.15
 STARTUP_SECONDS = 2.5
 """Starting takes about two seconds (imports, migrations): kills in it hit the start."""
 RUNNING = "p2pcal running"
+
+
+def running_since(log: Path) -> float | None:
+    """When the daemon logging to ``log`` said it runs (the time on that line), or None.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     log = Path(tmp) / "life.log"
+    ...     _ = log.write_text("2026-11-27 08:17:54,088 INFO p2pcal.daemon: p2pcal running; polling")
+    ...     running_since(log) == datetime(2026, 11, 27, 8, 17, 54, 88000).timestamp()
+    True
+    """
+    with log.open(errors="replace") as lines:
+        for line in lines:
+            if RUNNING in line:
+                # logging's asctime: local time, milliseconds cut off (never later than it ran)
+                return datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+    return None
 
 
 def _wait_running(process: subprocess.Popen[bytes], log: Path, timeout: float = 30.0) -> None:
@@ -152,8 +171,8 @@ class Supervisor:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-            return Life(number, started, time.time(), "killed", str(log))
-        return Life(number, started, time.time(), _ending(code, log), str(log))
+            return Life(number, started, time.time(), "killed", str(log), running_since(log))
+        return Life(number, started, time.time(), _ending(code, log), str(log), running_since(log))
 
 
 class PhaseTimeout(AssertionError):
@@ -191,4 +210,4 @@ def settle(deployment: Deployment, store: Store, log: Path, number: int, timeout
     finally:
         process.send_signal(signal.SIGTERM)
         code = process.wait(timeout=30)
-    return Life(number, started, time.time(), f"exit {code}", str(log))
+    return Life(number, started, time.time(), f"exit {code}", str(log), running_since(log))
