@@ -3,6 +3,7 @@ from the organizer's mailbox, answers read off the organizer's events."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from urllib.parse import quote
@@ -12,11 +13,14 @@ from connectors.graph.health import check
 from connectors.graph.http import GraphHttp
 from connectors.graph.meetings import EventIndex, Meetings
 from connectors.graph.options import GraphSettings
+from connectors.graph.push import Push, listen_address
 from connectors.graph.responses import ResponseReader
 from connectors.graph.source import BlockReader
 from p2pcal.errors import P2PError
 from p2pcal.model import CalendarDelta, Email, Invitation, ResponseBatch, Room
 from p2pcal.ports import CheckTargets, ConnectorContext, Finding
+
+log = logging.getLogger(__name__)
 
 
 def _utc_now() -> datetime:
@@ -41,6 +45,9 @@ class GraphConnector:
         self._blocks = BlockReader(delta, self.http)
         self._meetings = Meetings(self.http, context.organizer, index, clock)
         self._responses = ResponseReader(delta, context.organizer, index, settings.poll_seconds)
+        self._clock = clock
+        self._push: Push | None = None
+        self._push_failed = False
 
     def poll(self, calendar: str, cursor: str | None) -> CalendarDelta:
         return self._blocks.poll(calendar, cursor)
@@ -60,7 +67,40 @@ class GraphConnector:
         return self._responses.fetch(cursor, limit)
 
     def wait(self, timeout: float) -> bool:
-        return self._responses.wait(timeout)
+        """With a notification URL: sleep until Graph posts news (subscriptions kept on
+        the organizer's and the polled coaches' events). Without one, or while that
+        fails: ask the organizer's calendar every ``poll_seconds``."""
+        push = self._pushing()
+        if push is None:
+            return self._responses.wait(timeout)
+        try:
+            push.keep([self._organizer.email, *self._blocks.mailboxes])
+        except P2PError as error:
+            log.warning("graph: change notifications unavailable, polling: %s", error)
+            return self._responses.wait(timeout)
+        if push.news.wait(timeout):
+            push.news.clear()
+            return True
+        return False
+
+    def _pushing(self) -> Push | None:
+        settings = self.http.settings
+        if settings.notification_url is None or self._push_failed:
+            return self._push
+        if self._push is None:
+            try:
+                self._push = Push(
+                    self.http,
+                    settings.notification_url,
+                    listen_address(settings.listen),
+                    self._clock,
+                )
+            except OSError as error:
+                self._push_failed = True
+                log.error(
+                    "graph: cannot listen on %s (%s); polling instead", settings.listen, error
+                )
+        return self._push
 
     def rooms(self) -> list[Room]:
         """The rooms of the configured room list, or every room of the tenant."""
@@ -86,4 +126,6 @@ class GraphConnector:
         return check(self.http, self._organizer.email, targets)
 
     def close(self) -> None:
+        if self._push is not None:
+            self._push.close()
         self.http.close()

@@ -24,6 +24,12 @@ OPTIONS: dict[str, Option] = {
     "graph_url": Option(str, "Microsoft Graph root", default="https://graph.microsoft.com"),
     "ca_file": Option(str, "PEM file of a CA to trust (a TLS-inspecting proxy, tests)"),
     "room_list": Option(str, "address of a room list: its rooms are offered for sessions"),
+    "notification_url": Option(
+        str,
+        "public HTTPS address that reaches `listen`: Graph posts change notifications "
+        "there (without it, the organizer's calendar is asked every poll_seconds)",
+    ),
+    "listen": Option(str, "host:port the notification listener binds", default="127.0.0.1:8740"),
     "poll_seconds": Option(
         float, "how often the organizer's calendar is asked for answers while waiting",
         default=2.0,
@@ -47,6 +53,8 @@ class GraphSettings:
     room_list: str | None = None
     poll_seconds: float = 2.0
     max_concurrency: int = 4
+    notification_url: str | None = None
+    listen: str = "127.0.0.1:8740"
 
     @property
     def authority(self) -> str:
@@ -82,6 +90,18 @@ def read_settings(settings: Settings) -> GraphSettings:
         value = _text(settings, key)
         if value is not None and urlsplit(value).scheme != "https":
             raise ConfigError(SOURCE, key, "must be an https:// URL")
+    notification = _text(settings, "notification_url")
+    if notification is not None:
+        parts = urlsplit(notification)
+        loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
+        if parts.scheme != "https" and not (parts.scheme == "http" and loopback):
+            raise ConfigError(
+                SOURCE, "notification_url", "must be an https:// URL (Graph posts only there)"
+            )
+    listen = _text(settings, "listen") or "127.0.0.1:8740"
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ConfigError(SOURCE, "listen", "must be host:port, e.g. 127.0.0.1:8740")
     poll = settings.get("poll_seconds", 2.0)
     if isinstance(poll, bool) or not isinstance(poll, int | float) or not 0.05 <= poll <= 300:
         raise ConfigError(SOURCE, "poll_seconds", "must be a number of seconds from 0.05 to 300")
@@ -104,6 +124,8 @@ def read_settings(settings: Settings) -> GraphSettings:
         room_list=_text(settings, "room_list"),
         poll_seconds=float(poll),
         max_concurrency=concurrency,
+        notification_url=notification,
+        listen=listen,
     )
 
 

@@ -33,9 +33,13 @@ class BlockReader:
     def __init__(self, delta: DeltaReader, http: GraphHttp) -> None:
         self._delta = delta
         self._http = http
+        self.mailboxes: list[str] = []
+        """Coaches' mailboxes read so far (change notifications are kept on them)."""
 
     def poll(self, calendar: str, cursor: str | None) -> CalendarDelta:
         mailbox = mailbox_of(calendar)
+        if mailbox not in self.mailboxes:
+            self.mailboxes.append(mailbox)
         return self._collect(mailbox, self._delta.page(mailbox, cursor, PAGE))
 
     def poll_many(self, asks: Sequence[tuple[str, str | None]]) -> list[CalendarDelta | P2PError]:
@@ -50,6 +54,8 @@ class BlockReader:
             except P2PError as error:
                 found[n] = error
                 continue
+            if mailbox not in self.mailboxes:
+                self.mailboxes.append(mailbox)
             going = self._delta.link_for(cursor)
             if going is not None:
                 batchable.append((n, mailbox, *going))

@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from connectors.graph import GraphConnector, factory
+from connectors.graph.options import read_settings
 from p2pcal.errors import PermanentError, TemporaryError
 from p2pcal.ical.blocks import BlockRules, read_blocks
 from p2pcal.model import Email, Invitation, ITipMethod, PartStat, Person
@@ -354,3 +355,67 @@ def test_tokens_are_cached_renewed_and_certificates_work(
         assert with_certificate.poll(COACH, None).complete
     finally:
         with_certificate.close()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_change_notifications_wake_the_daemon_within_a_second(server: GraphServer) -> None:
+    """Subscriptions with the validation handshake, news pushed at once (not polled:
+    poll_seconds is a minute here), renewal a day before expiry, a removed subscription
+    made again, and a notification without our clientState ignored."""
+    server.allow_http_notifications = True
+    port = _free_port()
+    settings = graph_settings(
+        server,
+        notification_url=f"http://127.0.0.1:{port}/p2pcal/notifications",
+        listen=f"127.0.0.1:{port}",
+        poll_seconds=60,
+    )
+    # on the tenant's clock, so that renewal can be shown without waiting two days
+    graph = GraphConnector(read_settings(settings), ConnectorContext(ORGANIZER, 10.0), server.clock)
+    try:
+        graph.poll(COACH, None)
+        assert graph.wait(5)  # subscribes: anything may have happened before
+        subscriptions = [r for r in server.requests if r.path == "/subscriptions"]
+        assert len(subscriptions) == 2  # the organizer's events and the coach's
+        assert not graph.wait(0.5)
+
+        graph.deliver(_invitation(EMPLOYEES[0]), "<req>", "You are invited.")
+        graph.wait(0.5)  # our own change may be news; take it
+        began = time.monotonic()
+        server.answer(EMPLOYEES[0], _their_event(server, EMPLOYEES[0])["iCalUId"], "accept")
+        assert graph.wait(10)
+        assert time.monotonic() - began < 2.0
+
+        spoofed = {
+            "value": [{"subscriptionId": "x", "clientState": "guess", "changeType": "updated"}]
+        }
+        posted = requests.post(
+            f"http://127.0.0.1:{port}/p2pcal/notifications", json=spoofed, timeout=5
+        )
+        assert posted.status_code == 202 and not graph.wait(0.5)
+
+        server.clock.advance(timedelta(days=2, hours=1))
+        graph.wait(0.1)
+        assert any(
+            r.method == "PATCH" and r.path.startswith("/subscriptions/") for r in server.requests
+        )
+
+        (subscription_id,) = [
+            s.id
+            for s in server.notifications.subscriptions.values()
+            if s.mailbox == ORGANIZER.email
+        ]
+        server.lifecycle(subscription_id, "subscriptionRemoved")
+        assert graph.wait(5)
+        graph.wait(0.1)
+        made = [r for r in server.requests if r.method == "POST" and r.path == "/subscriptions"]
+        assert len(made) == 3
+    finally:
+        graph.close()
