@@ -735,12 +735,76 @@ def test_a_weekly_series_expands_in_its_own_zone_across_dst(
         {"startDateTime": "2026-10-01T00:00:00Z", "endDateTime": "2026-12-01T00:00:00Z"},
     )
     assert [(i["type"], i["start"]["dateTime"]) for i in items] == [
+        ("seriesMaster", "2026-10-20T08:00:00.0000000"),
         ("occurrence", "2026-10-20T08:00:00.0000000"),  # CEST, UTC+2
         ("occurrence", "2026-10-27T09:00:00.0000000"),  # CET, UTC+1 after 25 October
         ("occurrence", "2026-11-03T09:00:00.0000000"),
     ]
-    assert {i["seriesMasterId"] for i in items} == {series["id"]}
-    assert len({i["iCalUId"] for i in items}) == 3  # Graph's iCalUId differs per occurrence
+    master, occurrences = items[0], items[1:]
+    assert (
+        master["subject"] == "P2P: weekly" and master["recurrence"]["pattern"]["type"] == "weekly"
+    )
+    # Occurrences come bare from delta, as field reports describe: the rest is the master's.
+    assert {tuple(sorted(o)) for o in occurrences} == {
+        ("@odata.etag", "@odata.type", "end", "id", "seriesMasterId", "start", "type")
+    }
+    assert {o["seriesMasterId"] for o in occurrences} == {series["id"]}
+    window = {"startDateTime": "2026-10-01T00:00:00Z", "endDateTime": "2026-12-01T00:00:00Z"}
+    full = graph.get(
+        f"{server.graph}/users/{COACH}/events/{series['id']}/instances", params=window
+    ).json()["value"]
+    assert [i["id"] for i in full] == [o["id"] for o in occurrences]
+    assert len({i["iCalUId"] for i in full}) == 3  # Graph's iCalUId differs per occurrence
+    assert {i["subject"] for i in full} == {"P2P: weekly"}
+
+
+def test_whole_occurrences_on_request(server: GraphServer, graph: requests.Session) -> None:
+    server.delta_bare_occurrences = False
+    create(
+        graph,
+        server,
+        COACH,
+        event_body(
+            "P2P: daily",
+            "2026-12-01T09:00:00",
+            "2026-12-01T10:00:00",
+            recurrence={
+                "pattern": {"type": "daily", "interval": 1},
+                "range": {"type": "numbered", "startDate": "2026-12-01", "numberOfOccurrences": 2},
+            },
+        ),
+    )
+    items, _, _ = delta_round(graph, delta_url(server), WINDOW)
+    assert [i.get("subject") for i in items] == ["P2P: daily"] * 3
+
+
+def test_a_series_is_not_split_across_delta_pages(
+    server: GraphServer, graph: requests.Session
+) -> None:
+    create(graph, server, COACH, event_body("single", "2026-11-30T08:00:00", "2026-11-30T09:00:00"))
+    create(
+        graph,
+        server,
+        COACH,
+        event_body(
+            "P2P: daily",
+            "2026-12-01T09:00:00",
+            "2026-12-01T10:00:00",
+            recurrence={
+                "pattern": {"type": "daily", "interval": 1},
+                "range": {"type": "numbered", "startDate": "2026-12-01", "numberOfOccurrences": 4},
+            },
+        ),
+    )
+    first = graph.get(delta_url(server), params=WINDOW, headers={"Prefer": "odata.maxpagesize=2"})
+    assert [i["type"] for i in first.json()["value"]] == [
+        "singleInstance",
+        "seriesMaster",
+        "occurrence",
+        "occurrence",
+        "occurrence",
+        "occurrence",
+    ]
 
 
 def test_a_changed_or_deleted_occurrence_shows_in_delta(
@@ -761,18 +825,50 @@ def test_a_changed_or_deleted_occurrence_shows_in_delta(
         ),
     )
     items, link, _ = delta_round(graph, delta_url(server), WINDOW)
-    assert len(items) == 3
+    master, first, second, _third = items
     base = f"{server.graph}/users/{COACH}/events"
-    moved = graph.patch(f"{base}/{items[0]['id']}", json={"subject": "P2P: moved"}).json()
-    assert moved["type"] == "exception" and moved["id"] == items[0]["id"]
-    assert graph.delete(f"{base}/{items[1]['id']}").status_code == 204
-    changes, _, _ = delta_round(graph, link)
-    assert [(c["id"], c.get("type"), c.get("@removed")) for c in changes] == [
-        (items[0]["id"], "exception", None),
-        (items[1]["id"], None, {"reason": "deleted"}),
+    moved = graph.patch(f"{base}/{first['id']}", json={"subject": "P2P: moved"}).json()
+    assert moved["type"] == "exception" and moved["id"] == first["id"]
+    assert graph.delete(f"{base}/{second['id']}").status_code == 204
+    changes, link, _ = delta_round(graph, link)
+    # The master comes back changed; the exception whole; the deleted occurrence unnamed.
+    assert [(c["id"], c["type"], c.get("subject")) for c in changes] == [
+        (master["id"], "seriesMaster", "P2P: daily"),
+        (first["id"], "exception", "P2P: moved"),
     ]
     instances = graph.get(f"{base}/{series['id']}/instances", params=WINDOW).json()["value"]
     assert [i["subject"] for i in instances] == ["P2P: moved", "P2P: daily"]
+    server.delta_removes_deleted_occurrences = True
+    graph.delete(f"{base}/{instances[1]['id']}")
+    changes, _, _ = delta_round(graph, link)
+    assert [(c["id"], c.get("@removed")) for c in changes] == [
+        (master["id"], None),
+        (instances[1]["id"], {"reason": "deleted"}),
+    ]
+
+
+def test_a_deleted_series_is_removed_with_its_occurrences(
+    server: GraphServer, graph: requests.Session
+) -> None:
+    series = create(
+        graph,
+        server,
+        COACH,
+        event_body(
+            "P2P: daily",
+            "2026-12-01T09:00:00",
+            "2026-12-01T10:00:00",
+            recurrence={
+                "pattern": {"type": "daily", "interval": 1},
+                "range": {"type": "numbered", "startDate": "2026-12-01", "numberOfOccurrences": 2},
+            },
+        ),
+    )
+    items, link, _ = delta_round(graph, delta_url(server), WINDOW)
+    graph.delete(f"{server.graph}/users/{COACH}/events/{series['id']}")
+    changes, _, _ = delta_round(graph, link)
+    assert sorted(c["id"] for c in changes) == sorted(i["id"] for i in items)
+    assert {str(c["@removed"]) for c in changes} == {"{'reason': 'deleted'}"}
 
 
 @pytest.mark.parametrize(

@@ -1,16 +1,28 @@
 """``calendarView`` and ``calendarView/delta``: the events of a window, series expanded,
 and the changes since a delta token.
 
-A delta token stands for what its round delivered: every instance in the window with
-its changeKey. A later round compares the window now with that snapshot: new or
-changed instances come back whole, vanished ones as ``@removed``. Deletions anywhere in
-the mailbox since the token are reported too, even outside the window, as Graph may
-(clients must ignore ids they do not know).
+A delta token stands for what its round delivered: every item in the window with its
+changeKey. A later round compares the window now with that snapshot: new or changed
+items come back, vanished ones as ``@removed``. Deletions anywhere in the mailbox since
+the token are reported too, even outside the window, as Graph may (clients must ignore
+ids they do not know).
+
+Series, as Graph's delta hands them out (field reports, not the reference pages:
+microsoftgraph/microsoft-graph-docs #7632 and PR #4501, ridafkih/keeper.sh #409):
+- the series master comes too, whole, with the first occurrence's start and end, when
+  any occurrence falls in the window;
+- occurrences come bare: ``@odata.type, @odata.etag, id, seriesMasterId, type, start,
+  end`` only, no subject or iCalUId (read those from the master); exceptions come whole
+  (``server.delta_bare_occurrences = False`` sends occurrences whole);
+- a series is never split across pages;
+- a deleted (or vanished) occurrence of a series that still exists is not reported
+  (the master comes back changed) unless ``server.delta_removes_deleted_occurrences``.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -60,12 +72,16 @@ class DeltaStates:
         self.skips.clear()
 
 
-def view(box: Mailbox, start: datetime, end: datetime) -> dict[str, Event]:
-    """Instances (singles, occurrences, exceptions) overlapping [start, end)."""
+def view(box: Mailbox, start: datetime, end: datetime, masters: bool = False) -> dict[str, Event]:
+    """Instances (singles, occurrences, exceptions) overlapping [start, end); with
+    ``masters``, the masters of the series that have some."""
     found: dict[str, Event] = {}
     for event in box.events.values():
         if event.type == "seriesMaster":
-            for instance in recurrence.between(event, start, end):
+            instances = recurrence.between(event, start, end)
+            if masters and instances:
+                found[event.id] = event
+            for instance in instances:
                 found[instance.id] = instance
         elif (event.end > start and event.start < end) or event.start == event.end == start:
             found[event.id] = event
@@ -157,17 +173,17 @@ def calendar_delta(server: GraphServer, call: Call, box: Mailbox) -> Reply:
         round_ = _changes(server, box, sync)
     else:
         start, end = _window(call)
-        current = view(box, start, end)
+        current = view(box, start, end, masters=True)
         ending = Sync(
             box.email, start, end, {i: e.change_key for i, e in current.items()}, server.store.seq
         )
-        round_ = Round(ending, [*sorted(current.values(), key=lambda e: (e.start, e.id))])
-    size = call.page_size or PAGE
+        round_ = Round(ending, [*_ordered(box, current.values())])
+    size = _page_end(round_.pending, call.page_size or PAGE)
     page, rest = round_.pending[:size], round_.pending[size:]
     link_base = f"{server.graph}/users/{call.segments[1]}/calendarView/delta"
     answer: Json = {
         "@odata.context": f"{server.graph}/$metadata#Collection(event)",
-        "value": [_item(item, call.zone) for item in page],
+        "value": [_item(item, call.zone, server.delta_bare_occurrences) for item in page],
     }
     if rest:
         token = secrets.token_urlsafe(32)
@@ -183,14 +199,46 @@ def calendar_delta(server: GraphServer, call: Call, box: Mailbox) -> Reply:
     return Reply(200, answer, headers)
 
 
+def _series_of(item: Event | str) -> str | None:
+    if isinstance(item, str):
+        return None
+    return item.id if item.type == "seriesMaster" else item.series_master_id
+
+
+def _ordered(box: Mailbox, events: Iterable[Event]) -> list[Event]:
+    """By start, a series kept together behind its master."""
+
+    def key(event: Event) -> tuple[datetime, str, int, datetime]:
+        series = _series_of(event)
+        master = box.events.get(series) if series else None
+        lead = master or event
+        return (lead.start, lead.id, 0 if event is lead else 1, event.start)
+
+    return sorted(events, key=key)
+
+
+def _page_end(pending: list[Event | str], size: int) -> int:
+    """How many items the next page takes: ``size``, stretched to finish a series."""
+    end = min(size, len(pending))
+    series = _series_of(pending[end - 1]) if end else None
+    while series is not None and end < len(pending) and _series_of(pending[end]) == series:
+        end += 1
+    return end
+
+
 def _changes(server: GraphServer, box: Mailbox, sync: Sync) -> Round:
-    current = view(box, sync.start, sync.end)
+    current = view(box, sync.start, sync.end, masters=True)
     pending: list[Event | str] = [
         event
-        for event_id, event in sorted(current.items(), key=lambda item: (item[1].start, item[0]))
-        if sync.snapshot.get(event_id) != event.change_key
+        for event in _ordered(box, current.values())
+        if sync.snapshot.get(event.id) != event.change_key
     ]
-    removed = [event_id for event_id in sync.snapshot if event_id not in current]
+    removed = [
+        event_id
+        for event_id in sync.snapshot
+        if event_id not in current
+        and (server.delta_removes_deleted_occurrences or not _of_live_series(box, event_id))
+    ]
     removed += [
         event_id
         for seq, event_id in box.tombstones
@@ -206,11 +254,20 @@ def _changes(server: GraphServer, box: Mailbox, sync: Sync) -> Round:
     return Round(ending, [*pending, *removed])
 
 
-def _item(item: Event | str, zone: str | None) -> Json:
+def _of_live_series(box: Mailbox, event_id: str) -> bool:
+    split = recurrence.split_occurrence_id(event_id)
+    return split is not None and split[0] in box.events
+
+
+def _item(item: Event | str, zone: str | None, bare: bool) -> Json:
     if isinstance(item, str):
         return {
             "@odata.type": "#microsoft.graph.event",
             "id": item,
             "@removed": {"reason": "deleted"},
         }
-    return {"@odata.type": "#microsoft.graph.event", **event_json(item, zone)}
+    found = event_json(item, zone)
+    if bare and item.type == "occurrence":
+        keep = ("@odata.etag", "id", "seriesMasterId", "type", "start", "end")
+        return {"@odata.type": "#microsoft.graph.event", **{k: found[k] for k in keep}}
+    return {"@odata.type": "#microsoft.graph.event", **found}

@@ -328,7 +328,7 @@ def update(server: GraphServer, call: Call, box: Mailbox, event_id: str) -> Repl
         event.type = "exception"
         event.touch(now)
         master.exceptions[event.original_start] = event
-        master.modified = now  # occurrences keep the series changeKey
+        master.touch(now, series=False)
         server.store.put(box, master)
         if master.is_organizer and master.attendees and set(body) & (TIME_FIELDS | INFO_FIELDS):
             meetings.update_occurrence(server, box, master, event)
@@ -371,7 +371,7 @@ def delete(server: GraphServer, box: Mailbox, event_id: str) -> None:
         master = box.events[event.series_master_id]
         master.exceptions.pop(event.original_start, None)
         master.deleted_occurrences.add(event.original_start)
-        master.modified = now
+        master.touch(now, series=False)
         server.store.put(box, master)
         if master.is_organizer and master.attendees:
             meetings.cancel_occurrence(server, box, master, event, "")
@@ -394,7 +394,7 @@ def cancel(server: GraphServer, call: Call, box: Mailbox, event_id: str) -> None
         master = box.events[event.series_master_id]
         master.exceptions.pop(event.original_start, None)
         master.deleted_occurrences.add(event.original_start)
-        master.modified = server.clock()
+        master.touch(server.clock(), series=False)
         server.store.put(box, master)
         meetings.cancel_occurrence(server, box, master, event, comment)
         return

@@ -190,7 +190,7 @@ def cancel_occurrence(
         if box is not None and copy is not None:
             copy.exceptions.pop(occurrence.original_start, None)
             copy.deleted_occurrences.add(occurrence.original_start)
-            copy.modified = server.clock()
+            copy.touch(server.clock(), series=False)
             server.store.put(box, copy)
         mail.deliver(
             server,
@@ -218,7 +218,7 @@ def update_occurrence(
             mine.attendees = _visible(exception, attendee)
             mine.response, mine.response_time = "notResponded", None
             copy.exceptions[exception.original_start] = mine
-            copy.modified = server.clock()
+            copy.touch(server.clock(), series=False)
             server.store.put(box, copy)
         mail.deliver(
             server,

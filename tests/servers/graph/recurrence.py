@@ -138,6 +138,7 @@ def occurrence(master: Event, original_start: datetime) -> Event:
     made.exceptions, made.deleted_occurrences = {}, set()
     made.id = occurrence_id(master, original_start)
     made.type = "occurrence"
+    made.change_key = master.series_key
     made.series_master_id = master.id
     made.recurrence = None
     made.original_start = original_start

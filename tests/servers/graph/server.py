@@ -87,6 +87,10 @@ class GraphServer:
         self.notification_verify: str | bool = True  # CA bundle for https listeners
         self.notifications = subscriptions.Notifier(self)
         self.delta = delta.DeltaStates()
+        # Graph's delta is reported to list occurrences bare and not to mention a deleted
+        # occurrence (see delta.py); these switches give the lenient behaviour instead.
+        self.delta_bare_occurrences = True
+        self.delta_removes_deleted_occurrences = False
         self._throttles: list[_Throttle] = []
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._httpd: HttpsServer | None = None

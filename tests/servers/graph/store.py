@@ -71,6 +71,9 @@ class Event:
     created: datetime
     modified: datetime
     change_key: str = field(default_factory=new_change_key)
+    # A series' occurrences carry this key: it changes with the series, not with each
+    # exception or deleted occurrence (which change the master's own changeKey).
+    series_key: str = field(default_factory=new_change_key)
     body_type: str = "text"
     body: str = ""
     is_all_day: bool = False
@@ -104,9 +107,12 @@ class Event:
     # singleValueExtendedProperties: normalised id -> (id as sent, value)
     extended: dict[str, tuple[str, str]] = field(default_factory=dict)
 
-    def touch(self, now: datetime) -> None:
+    def touch(self, now: datetime, series: bool = True) -> None:
+        """A new changeKey; ``series=False`` for a change to one occurrence only."""
         self.modified = now
         self.change_key = new_change_key()
+        if series:
+            self.series_key = self.change_key
 
     def clone(self) -> Event:
         return copy.deepcopy(self)
