@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .errors import GraphError
-from .http import Call, Reply, split_target
+from .http import GRAPH_CONTENT_TYPE, Call, Reply, split_target
 
 if TYPE_CHECKING:
     from .server import GraphServer
@@ -43,10 +43,7 @@ def _answer(request_id: str, reply: Reply) -> dict[str, Any]:
         if k.lower() not in ("request-id", "client-request-id")
     }
     if reply.body is not None:
-        headers.setdefault(
-            "Content-Type",
-            "application/json; odata.metadata=minimal; odata.streaming=true; IEEE754Compatible=false; charset=utf-8",
-        )
+        headers.setdefault("Content-Type", GRAPH_CONTENT_TYPE)
     found: dict[str, Any] = {"id": request_id, "status": reply.status, "headers": headers}
     if reply.body is not None:
         found["body"] = reply.body
