@@ -42,13 +42,43 @@ def graph_time(moment: datetime) -> dict[str, str]:
 
 
 def event_ics(event: dict[str, Any]) -> str:
-    """A coach's event (one occurrence) as a VCALENDAR for the block reader."""
-    zone = _zone(event.get("originalStartTimeZone"))
+    """A coach's single event as a VCALENDAR for the block reader."""
+    calendar = _calendar()
+    calendar.add_component(_vevent(event, str(event["id"])))
+    return str(calendar.to_ical().decode())
+
+
+def series_ics(master: dict[str, Any], instances: list[dict[str, Any]]) -> str:
+    """A series as the block reader reads it: one VEVENT per occurrence in the window,
+    all with the master's id as UID and the occurrence's original start as RECURRENCE-ID
+    (Graph hands occurrences out bare: the title, place and zone are the master's)."""
+    calendar = _calendar()
+    inherited = {
+        key: master.get(key)
+        for key in ("subject", "location", "categories", "originalStartTimeZone", "isAllDay")
+    }
+    for instance in instances:
+        event = {**inherited, **{k: v for k, v in instance.items() if v is not None}}
+        vevent = _vevent(event, str(master["id"]))
+        original = instant(instance.get("originalStart")) or instant(instance.get("start"))
+        if original is None:
+            continue
+        vevent.add("RECURRENCE-ID", original)
+        calendar.add_component(vevent)
+    return str(calendar.to_ical().decode())
+
+
+def _calendar() -> Calendar:
     calendar = Calendar()
     calendar.add("PRODID", "-//p2pcal//graph connector//EN")
     calendar.add("VERSION", "2.0")
+    return calendar
+
+
+def _vevent(event: dict[str, Any], uid: str) -> Event:
+    zone = _zone(event.get("originalStartTimeZone"))
     vevent = Event()
-    vevent.add("UID", str(event["id"]))
+    vevent.add("UID", uid)
     stamp = instant(event.get("lastModifiedDateTime")) or datetime.now(UTC)
     vevent.add("DTSTAMP", stamp)
     vevent.add("SUMMARY", str(event.get("subject") or ""))
@@ -69,8 +99,7 @@ def event_ics(event: dict[str, Any]) -> str:
         vevent.add("DTEND", datetime.fromtimestamp(end.timestamp(), zone))
     if event.get("isCancelled"):
         vevent.add("STATUS", "CANCELLED")
-    calendar.add_component(vevent)
-    return str(calendar.to_ical().decode())
+    return vevent
 
 
 def _zone(name: Any) -> tzinfo:

@@ -5,18 +5,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
-from connectors.graph.delta import DeltaReader, Page, headers, parse
-from connectors.graph.events import event_ics
-from connectors.graph.http import BATCH_LIMIT, GraphHttp
+from connectors.graph.delta import AHEAD, BEHIND, DeltaReader, Page, headers, parse
+from connectors.graph.events import event_ics, series_ics
+from connectors.graph.http import BATCH_LIMIT, Gone, GraphHttp
 from p2pcal.errors import P2PError, PermanentError
 from p2pcal.model import CalendarDelta, CalendarItem
 
 log = logging.getLogger(__name__)
 
 PAGE = 200
+_UTC = {"Prefer": 'outlook.timezone="UTC"'}
 
 
 def mailbox_of(calendar: str) -> str:
@@ -88,9 +90,16 @@ class BlockReader:
         return [answer for answer in found if answer is not None]
 
     def _collect(self, mailbox: str, page: Page, batched: bool = False) -> CalendarDelta:
-        """The delta of one calendar from its first page on (following nextLinks)."""
+        """The delta of one calendar from its first page on (following nextLinks).
+
+        Single events are blocks of their own. A series is one item (the master's id)
+        holding its occurrences in the window: whatever of it changed (the master, an
+        occurrence, an exception), it is read again whole (the master and its
+        instances), since Graph reports a deleted occurrence only as a changed master.
+        """
         changed: dict[str, CalendarItem] = {}
         removed: list[str] = []
+        series: dict[str, dict[str, Any] | None] = {}
         requests = 0 if batched else page.requests
         complete = False
         first = True
@@ -101,14 +110,29 @@ class BlockReader:
             complete = complete or page.complete
             for event_id in page.removed:
                 changed.pop(event_id, None)
+                series.pop(event_id, None)
                 removed.append(event_id)
             for event in page.events:
-                item = _item(event)
-                if item is not None:
-                    changed[item.href] = item
+                kind = event.get("type")
+                if kind == "seriesMaster":
+                    series[str(event["id"])] = event
+                elif kind in ("occurrence", "exception") and event.get("seriesMasterId"):
+                    series.setdefault(str(event["seriesMasterId"]), None)
+                else:
+                    item = _item(event)
+                    if item is not None:
+                        changed[item.href] = item
             if not page.more:
                 break
             page = self._delta.page(mailbox, page.cursor(), PAGE)
+        assert page.window_end is not None
+        for master_id, master in series.items():
+            item, cost = self._series(mailbox, master_id, master, page.window_end)
+            requests += cost
+            if item is None:
+                removed.append(master_id)
+            else:
+                changed[item.href] = item
         return CalendarDelta(
             changed=tuple(changed.values()),
             removed=tuple(removed),
@@ -116,6 +140,37 @@ class BlockReader:
             complete=complete,
             requests=requests,
         )
+
+    def _series(
+        self, mailbox: str, master_id: str, master: dict[str, Any] | None, window_end: datetime
+    ) -> tuple[CalendarItem | None, int]:
+        """One series read whole: (its item, requests spent); None when it is gone."""
+        base = f"/users/{quote(mailbox)}/events/{quote(master_id)}"
+        cost = 0
+        try:
+            if master is None:
+                master = self._http.call("GET", base, mailbox, headers=_UTC)
+                cost += 1
+            assert master is not None
+            start = window_end - AHEAD - BEHIND
+            link: str | None = (
+                f"{base}/instances?startDateTime={_iso(start)}&endDateTime={_iso(window_end)}"
+            )
+            instances: list[dict[str, Any]] = []
+            while link:
+                answer = self._http.call("GET", link, mailbox, headers=_UTC)
+                cost += 1
+                instances += answer.get("value", [])
+                link = answer.get("@odata.nextLink")
+        except Gone:
+            return None, cost
+        etag = str(master.get("changeKey") or "") + f":{len(instances)}"
+        try:
+            data = series_ics(master, instances)
+        except (ValueError, KeyError, TypeError) as error:
+            log.warning("graph: series %s left out: %s", master_id[-12:], error)
+            return None, cost
+        return CalendarItem(href=master_id, etag=etag, data=data), cost
 
 
 def _item(event: dict[str, Any]) -> CalendarItem | None:
@@ -127,3 +182,7 @@ def _item(event: dict[str, Any]) -> CalendarItem | None:
         return None
     etag = str(event.get("changeKey") or event.get("@odata.etag") or "")
     return CalendarItem(href=event_id, etag=etag, data=data)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

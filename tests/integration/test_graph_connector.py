@@ -89,7 +89,7 @@ def _starts(delta: Any) -> list[datetime]:
 
 def test_blocks_come_from_calendar_view_delta(server: GraphServer, graph: GraphConnector) -> None:
     single = _block(server, "P2P: Giving feedback", "2026-12-04T10:00:00")
-    _block(
+    series = _block(
         server,
         "P2P: Negotiation",
         "2026-12-01T14:00:00",
@@ -126,9 +126,24 @@ def test_blocks_come_from_calendar_view_delta(server: GraphServer, graph: GraphC
     gone = graph.poll(COACH, changed.cursor)
     assert gone.removed == (single["id"],) and gone.changed == ()
 
+    # one occurrence deleted in Outlook: Graph says only that the series changed
+    listing = session.get(
+        f"{server.graph}/users/{COACH}/events/{series['id']}/instances",
+        params={"startDateTime": "2026-12-01T00:00:00Z", "endDateTime": "2027-01-01T00:00:00Z"},
+        timeout=10,
+    ).json()["value"]
+    second = next(o for o in listing if o["start"]["dateTime"].startswith("2026-12-08"))
+    assert session.delete(f"{server.graph}/users/{COACH}/events/{second['id']}", timeout=10).ok
+    thinned = graph.poll(COACH, gone.cursor)
+    assert [i.href for i in thinned.changed] == [series["id"]]
+    assert _starts(thinned) == [
+        datetime(2026, 12, 1, 13, tzinfo=UTC),
+        datetime(2026, 12, 15, 13, tzinfo=UTC),
+    ]
+
     server.expire_delta_tokens()
-    again = graph.poll(COACH, gone.cursor)
-    assert again.complete and len(_starts(again)) == 3
+    again = graph.poll(COACH, thinned.cursor)
+    assert again.complete and len(_starts(again)) == 2
 
 
 def _invitation(
