@@ -8,7 +8,7 @@ import logging
 import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection
@@ -35,10 +35,11 @@ from p2pcal.model import (
     ITipMethod,
     ResponseBatch,
     RoomReservation,
+    Session,
 )
 from p2pcal.planner import Context, People, Plan, Policy, rooms
 from p2pcal.planner.counter import plan_counter
-from p2pcal.ports import BlockSource, ManyCalendars, ResponseSource
+from p2pcal.ports import BlockSource, ManyCalendars, OnlineMeetings, ResponseSource
 from p2pcal.store import journal, state
 from p2pcal.store import rooms as store_rooms
 
@@ -99,6 +100,10 @@ class Engine:
         self.blocks = blocks
         self.responses = responses
         self.clock = clock
+        self.online: OnlineMeetings | None = next(
+            (c for c in (responses, blocks) if isinstance(c, OnlineMeetings)), None
+        )
+        """Where virtual sessions without a link get one (Teams through Graph)."""
         self.people = People(
             coaches={c.email: c for c in config.coaches},
             employees={e.email: e for e in config.employees},
@@ -268,12 +273,17 @@ class Engine:
         for old, occurrence in changes.changed:
             view = state.view(conn, old.id)
             assert view is not None
-            self.commit(conn, planner.plan_change(view, occurrence, ctx), ctx)
+            linked, block_location = self._linked(old, occurrence)
+            plan = planner.plan_change(view, linked, ctx, block_location=block_location)
+            self.commit(conn, plan, ctx)
             self._follow_room(conn, old.id, ctx)
             round_.sessions_changed += 1
             log.info("session %s updated from its block", old.id)
         for occurrence in changes.new:
             session = planner.new_session(occurrence, coach.email, coach.calendar, href, ctx)
+            linked, block_location = self._linked(session, occurrence)
+            if block_location is not None:
+                session = replace(session, location=linked.location, block_location=block_location)
             self.commit(conn, planner.Plan(sessions=[session], outcome="created"), ctx)
             self.commit(conn, rooms.plan_reserve(session, ctx), ctx)
             round_.sessions_created += 1
@@ -284,6 +294,26 @@ class Engine:
                 coach.email,
                 session.start,
             )
+
+    def _linked(
+        self, session: Session, occurrence: BlockOccurrence
+    ) -> tuple[BlockOccurrence, str | None]:
+        """The occurrence with the online meeting's link added to its place, when the
+        session is virtual without one and the backend makes meetings; and the block's
+        own location (``None`` when nothing was added). A backend that cannot make the
+        meeting now leaves the session as the block has it (and says so)."""
+        probe = replace(session, location=occurrence.location)
+        if self.online is None or not planner.needs_link(probe):
+            return occurrence, None
+        try:
+            link = self.online.meeting_link(
+                session.id, f"P2P: {occurrence.topic}", occurrence.start, occurrence.end
+            )
+        except P2PError as exc:
+            log.warning("no online meeting for session %s yet: %s", session.id, exc)
+            return occurrence, None
+        located = replace(occurrence, location=planner.with_link(occurrence.location, link))
+        return located, occurrence.location
 
     def _reexpand_if_due(self, round_: Round) -> None:
         """Recurring blocks yield new occurrences as the horizon moves on."""

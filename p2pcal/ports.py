@@ -133,6 +133,16 @@ class ResponseSource(Protocol):
 
 
 @runtime_checkable
+class OnlineMeetings(Protocol):
+    """A backend that makes online meetings (Teams through Microsoft Graph)."""
+
+    def meeting_link(self, key: str, subject: str, start: datetime, end: datetime) -> str:
+        """The join link of the online meeting for ``key`` (one session), made on first
+        use and moved to ``start``-``end`` after; the same link every time."""
+        ...
+
+
+@runtime_checkable
 class RoomDirectory(Protocol):
     """Rooms the backend knows (an Exchange room list, Microsoft 365 places)."""
 

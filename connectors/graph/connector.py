@@ -63,6 +63,9 @@ class GraphConnector:
     def send(self, email: Email) -> None:
         self._meetings.send(email)
 
+    def meeting_link(self, key: str, subject: str, start: datetime, end: datetime) -> str:
+        return self._meetings.meeting_link(key, subject, start, end)
+
     def fetch(self, cursor: str | None, limit: int) -> ResponseBatch:
         return self._responses.fetch(cursor, limit)
 

@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 from connectors.graph.events import graph_time
 from connectors.graph.http import Gone, GraphHttp
+from p2pcal.errors import TemporaryError
 from p2pcal.model import Email, Invitation, ITipMethod, Person
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,43 @@ class Meetings:
 
     def send(self, email: Email) -> None:
         self._mail(email.to, email.subject, email.body)
+
+    def meeting_link(self, key: str, subject: str, start: datetime, end: datetime) -> str:
+        """The Teams join link of a virtual session: one online meeting per session, an
+        event without attendees in the organizer's calendar (each participant's own
+        event then carries its link), made once and moved with the session."""
+        uid = f"meeting:{key}"
+        times = {"start": graph_time(start), "end": graph_time(end)}
+        event_id = self._find(uid)
+        event: Any = None
+        if event_id is not None:
+            with contextlib.suppress(Gone):  # deleted in Outlook: made again below
+                path = f"{self._base}/events/{event_id}"
+                event = self._http.call("PATCH", path, self._organizer.email, body=times)
+                event = event or self._http.call("GET", path, self._organizer.email)
+        if event is None:
+            body = {
+                "subject": subject,
+                "body": {
+                    "contentType": "text",
+                    "content": "The online meeting of a peer-to-peer learning session; "
+                    "each participant has an invitation of their own.",
+                },
+                **times,
+                "isOnlineMeeting": True,
+                "onlineMeetingProvider": "teamsForBusiness",
+                "showAs": "free",
+                "isReminderOn": False,
+                "transactionId": transaction_id(uid, 0),
+            }
+            event = self._http.call(
+                "POST", f"{self._base}/events", self._organizer.email, body=body
+            )
+            self._index.learn(event)
+        link = ((event or {}).get("onlineMeeting") or {}).get("joinUrl")
+        if not link:
+            raise TemporaryError(f"graph: no Teams join link for session {key} yet")
+        return str(link)
 
     def _request(self, invitation: Invitation, text: str) -> None:
         body: dict[str, Any] = {

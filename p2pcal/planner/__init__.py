@@ -6,11 +6,13 @@ from p2pcal.planner.reminders import plan_reminders
 from p2pcal.planner.replies import Standing, judge, plan_promotions, plan_reply
 from p2pcal.planner.sessions import (
     ItemChanges,
+    needs_link,
     new_session,
     plan_cancel,
     plan_change,
     plan_withdrawals,
     reconcile,
+    with_link,
 )
 
 __all__ = [
@@ -23,6 +25,7 @@ __all__ = [
     "Standing",
     "invite_uid",
     "judge",
+    "needs_link",
     "new_session",
     "plan_cancel",
     "plan_change",
@@ -34,4 +37,5 @@ __all__ = [
     "plan_withdrawals",
     "reconcile",
     "session_id",
+    "with_link",
 ]

@@ -133,7 +133,7 @@ def plan_room_answer(
         tzid=session.tzid,
         location=room.name,
     )
-    plan = plan_change(view, moved, ctx, block_location=block_location)
+    plan = plan_change(view, moved, ctx, block_location=block_location, relocated=True)
     relocated = plan.sessions[0]
     fresh = _new(relocated, room, ctx, tried, reservation.sequence + 1)
     booking = _request(relocated, fresh, room, ctx)

@@ -95,6 +95,21 @@ def new_session(
     )
 
 
+def with_link(location: str, link: str) -> str:
+    """A virtual session's place with the online meeting's join link.
+
+    >>> with_link("Online", "https://teams.example/l/1")
+    'Online: https://teams.example/l/1'
+    """
+    return f"{location}: {link}" if location.strip() else link
+
+
+def needs_link(session: Session) -> bool:
+    """Virtual, and nobody gave it a link (the location names only the marker)."""
+    text = session.location.lower()
+    return session.virtual and "http://" not in text and "https://" not in text
+
+
 def is_virtual(location: str, marker: str) -> bool:
     """Online: the location holds a link, or the configured marker word.
 
@@ -113,12 +128,14 @@ def plan_change(
     ctx: Context,
     *,
     block_location: str | None = None,
+    relocated: bool = False,
 ) -> Plan:
     """The coach moved the block or changed its details: everyone keeps their place and
     gets one update in their own time zone.
 
-    ``block_location`` set: not the block but the room changed (the one the block names
-    declined); the occurrence carries the room booked instead.
+    ``block_location``: where the block says the session is, when the occurrence carries
+    another place (a room booked instead of one that declined; an online meeting's link
+    added). ``relocated``: not the block changed but the room, and people are told so.
     """
     session = touch(
         replace(
@@ -133,7 +150,6 @@ def plan_change(
             block_location=block_location,
         )
     )
-    relocated = block_location is not None
     plan = Plan(sessions=[session], outcome="rescheduled")
     coach = ctx.people.coach(session.coach)
     for booking in view.bookings:

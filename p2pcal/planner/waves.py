@@ -126,10 +126,12 @@ def _within(hours: WorkingHours, tz: str, start: datetime, end: datetime) -> boo
 
 
 class Pool:
-    """Every employee with their history, in the base invitation order (steps 3, 4, 6).
+    """Employees with their history, in the base invitation order (steps 3, 4, 6).
 
-    Built once per engine round; :meth:`note` keeps it current as plans are made, so the
-    K limit and the quota hold across the sessions planned in one round.
+    Built once per wave sweep, of the employees below K (``p2pcal.sweeps.waves``: nobody
+    else can be invited in it, and each one's place depends on their own history only);
+    :meth:`note` keeps it current as plans are made, so the K limit and the quota hold
+    across the sessions planned in one sweep.
 
     Most employees hold K open invitations at any time, and an in-person session can
     seat only one site: so the employees who may still be invited are also kept in
@@ -174,6 +176,9 @@ class Pool:
         """Per month, the free employees with quota left in it (made when first asked)."""
         self.placements = list(dict.fromkeys(self.placement.values()))
         self._placed: dict[tuple[object, ...], list[Placement]] = {}
+        self._none_free: set[tuple[object, ...]] = set()
+        """(month, where) pairs with nobody free to invite: buckets only ever lose
+        employees, so a session of one of them needs no look at the buckets."""
 
     def eligible(self, employee: Employee, session: Session, month: str) -> bool:
         history = self.histories[employee.email]
@@ -210,8 +215,7 @@ class Pool:
         Do not resume the iterator after :meth:`note`: it walks the buckets note changes.
         """
         month = month_of(session)
-        free = self._in_month(month)
-        buckets = {p: free[p] for p in self._placements_for(session) if free.get(p)}
+        buckets = self._buckets(session, month)
         if not buckets:
             return
         everyone: Iterable[str] = (
@@ -246,8 +250,20 @@ class Pool:
                     yield email
             yield from deferred
 
+    def _buckets(self, session: Session, month: str) -> dict[Placement, Bucket]:
+        """The free employees with quota left in ``month``, by placement, of the
+        placements that suit the session."""
+        key = (month, *_where(session))
+        if key in self._none_free:
+            return {}
+        free = self._in_month(month)
+        buckets = {p: free[p] for p in self._placements_for(session) if free.get(p)}
+        if not buckets:
+            self._none_free.add(key)
+        return buckets
+
     def _placements_for(self, session: Session) -> list[Placement]:
-        key = (session.start, session.end) if session.virtual else (session.site,)
+        key = _where(session)
         found = self._placed.get(key)
         if found is None:
             found = [p for p in self.placements if placed(p, session)]
@@ -278,6 +294,11 @@ class Pool:
             bucket = buckets.get(placement)
             if bucket is not None:
                 bucket.pop(email, None)
+
+
+def _where(session: Session) -> tuple[object, ...]:
+    """What of a session decides which placements suit it (see :func:`placed`)."""
+    return (session.start, session.end) if session.virtual else (session.site,)
 
 
 def widened(session: Session, rules: Rules, now: datetime) -> bool:

@@ -411,8 +411,7 @@ class GraphCoaches:
         return coach
 
     def put(self, coach: str, uid: str, topic: str, start: datetime, location: str) -> None:
-        if uid in self.ids:
-            self.delete(coach, uid)
+        """A new block, or the same block moved (as Outlook edits it: the event keeps its id)."""
         server = self.m365.server
         body = {
             "subject": f"P2P: {topic}",
@@ -426,9 +425,14 @@ class GraphCoaches:
             },
             "location": {"displayName": location},
         }
-        answer = graph_session(server).post(
-            f"{server.graph}/users/{coach}/events", json=body, timeout=10
-        )
+        session = graph_session(server)
+        if uid in self.ids:
+            owner, event_id = self.ids[uid]
+            url = f"{server.graph}/users/{owner}/events/{event_id}"
+            answer = session.patch(url, json=body, timeout=10)
+            assert answer.status_code == 200, answer.text
+            return
+        answer = session.post(f"{server.graph}/users/{coach}/events", json=body, timeout=10)
         assert answer.status_code == 201, answer.text
         self.ids[uid] = (coach, answer.json()["id"])
 

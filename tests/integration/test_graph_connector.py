@@ -434,3 +434,23 @@ def test_change_notifications_wake_the_daemon_within_a_second(server: GraphServe
         assert len(made) == 3
     finally:
         graph.close()
+
+
+def test_a_virtual_session_gets_one_teams_meeting(
+    server: GraphServer, graph: GraphConnector
+) -> None:
+    start = datetime(2026, 12, 4, 9, tzinfo=UTC)
+    link = graph.meeting_link("session-1", "P2P: Negotiation", start, start + timedelta(minutes=90))
+    assert link.startswith("https://")
+    later = start + timedelta(hours=2)
+    again = graph.meeting_link(
+        "session-1", "P2P: Negotiation", later, later + timedelta(minutes=90)
+    )
+    assert again == link  # one meeting per session, moved with it
+    (host,) = server.events(ORGANIZER.email)
+    assert host["isOnlineMeeting"] is True and host["attendees"] == []
+    assert host["start"]["dateTime"].startswith("2026-12-04T11:00")
+    other = graph.meeting_link(
+        "session-2", "P2P: Negotiation", start, start + timedelta(minutes=90)
+    )
+    assert other != link
