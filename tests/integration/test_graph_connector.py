@@ -454,3 +454,33 @@ def test_a_virtual_session_gets_one_teams_meeting(
         "session-2", "P2P: Negotiation", start, start + timedelta(minutes=90)
     )
     assert other != link
+
+
+def test_rooms_come_from_places_and_answer_their_bookings(server: GraphServer) -> None:
+    from dataclasses import replace
+
+    for email, name in (
+        ("ada.room@corp.example", "Room Ada"),
+        ("turing.room@corp.example", "Room Turing"),
+    ):
+        server.add_user(email, name, kind="room")
+    server.add_room_list(
+        "berlin.rooms@corp.example", "Berlin", ["ada.room@corp.example", "turing.room@corp.example"]
+    )
+    graph = _connector(server, room_list="berlin.rooms@corp.example")
+    try:
+        assert [(r.email, r.name) for r in graph.rooms()] == [
+            ("ada.room@corp.example", "Room Ada"),
+            ("turing.room@corp.example", "Room Turing"),
+        ]
+        cursor = graph.fetch(None, 50).cursor
+        booking = replace(_invitation("ada.room@corp.example"), resource=True, uid="room-1@p2pcal")
+        graph.deliver(booking, "<room-1>", "Room booking.")
+        graph.deliver(replace(booking, uid="room-2@p2pcal"), "<room-2>", "Room booking.")
+        answers = graph.fetch(cursor, 50).replies
+        assert [(r.uid, r.sender, r.partstat) for r in answers] == [
+            ("room-1@p2pcal", "ada.room@corp.example", PartStat.ACCEPTED),
+            ("room-2@p2pcal", "ada.room@corp.example", PartStat.DECLINED),
+        ]
+    finally:
+        graph.close()
