@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -20,6 +20,7 @@ from connectors.imip import factory as imip_factory
 from p2pcal.embedded.mail_server import MailServer
 from p2pcal.model import Email, Invitation, ITipMethod, PartStat, Person
 from p2pcal.ports import ConnectorContext
+from tests.builders import session_invitation
 from tests.e2e.backends import (
     M365,
     SERVICE,
@@ -107,20 +108,8 @@ def backend(request: pytest.FixtureRequest, mail_server: MailServer) -> Iterator
 def _invitation(
     b: Backend, email: str, method: ITipMethod = ITipMethod.REQUEST, sequence: int = 0
 ) -> Invitation:
-    return Invitation(
-        method=method,
-        uid=f"contract-{email.split('@')[0]}-0123456789abcdef@p2pcal",
-        sequence=sequence,
-        organizer=b.organizer,
-        attendee=Person(email, email.split("-")[0].title(), "Europe/Berlin"),
-        partstat=PartStat.NEEDS_ACTION,
-        summary="P2P: Giving feedback",
-        description="A peer-to-peer learning session.",
-        location="Room Ada",
-        start=START,
-        end=START + timedelta(minutes=90),
-        tzid="Europe/Berlin",
-        dtstamp=START - timedelta(days=3),
+    return session_invitation(
+        email, method, sequence, b.organizer, description="A peer-to-peer learning session."
     )
 
 

@@ -28,6 +28,7 @@ from p2pcal.errors import PermanentError, TemporaryError
 from p2pcal.ical.blocks import BlockRules, read_blocks
 from p2pcal.model import Email, Invitation, ITipMethod, PartStat, Person, Room
 from p2pcal.ports import CheckTargets, ConnectorContext
+from tests.builders import session_invitation
 from tests.servers.ews import EwsServer
 
 SERVICE = "svc-p2pcal@corp.example"
@@ -155,24 +156,9 @@ def test_blocks_are_read_incrementally_and_a_quiet_poll_is_one_request(
 
 
 def _invitation(
-    employee: str, method: ITipMethod = ITipMethod.REQUEST, sequence: int = 0, uid: str = ""
+    employee: str, method: ITipMethod = ITipMethod.REQUEST, sequence: int = 0, **changes: Any
 ) -> Invitation:
-    start = datetime(2026, 12, 4, 9, tzinfo=UTC)
-    return Invitation(
-        method=method,
-        uid=uid or f"inv-{employee.split('@')[0]}-0123456789abcdef",
-        sequence=sequence,
-        organizer=ORGANIZER,
-        attendee=Person(employee, employee.split("@")[0], "Europe/Berlin"),
-        partstat=PartStat.NEEDS_ACTION,
-        summary="P2P: Giving feedback",
-        description="",
-        location="Room Ada",
-        start=start,
-        end=start + timedelta(minutes=90),
-        tzid="Europe/Berlin",
-        dtstamp=start - timedelta(days=3),
-    )
+    return session_invitation(employee, method, sequence, ORGANIZER, **changes)
 
 
 def _inbox(server: EwsServer, email: str) -> list[Any]:

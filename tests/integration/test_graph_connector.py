@@ -21,6 +21,7 @@ from p2pcal.errors import PermanentError, TemporaryError
 from p2pcal.ical.blocks import BlockRules, read_blocks
 from p2pcal.model import Email, Invitation, ITipMethod, PartStat, Person
 from p2pcal.ports import CheckTargets, ConnectorContext
+from tests.builders import session_invitation
 from tests.e2e.backends import graph_settings, graph_tenant
 from tests.servers.graph import GraphServer, make_client_certificate
 from tests.servers.graph.fixtures import graph_session
@@ -147,24 +148,9 @@ def test_blocks_come_from_calendar_view_delta(server: GraphServer, graph: GraphC
 
 
 def _invitation(
-    employee: str, method: ITipMethod = ITipMethod.REQUEST, sequence: int = 0
+    employee: str, method: ITipMethod = ITipMethod.REQUEST, sequence: int = 0, **changes: Any
 ) -> Invitation:
-    start = datetime(2026, 12, 4, 9, tzinfo=UTC)
-    return Invitation(
-        method=method,
-        uid=f"inv-{employee.split('@')[0]}-0123456789abcdef@p2pcal",
-        sequence=sequence,
-        organizer=ORGANIZER,
-        attendee=Person(employee, employee.split("@")[0], "Europe/Berlin"),
-        partstat=PartStat.NEEDS_ACTION,
-        summary="P2P: Giving feedback",
-        description="",
-        location="Room Ada",
-        start=start,
-        end=start + timedelta(minutes=90),
-        tzid="Europe/Berlin",
-        dtstamp=start - timedelta(days=3),
-    )
+    return session_invitation(employee, method, sequence, ORGANIZER, **changes)
 
 
 def _their_event(server: GraphServer, email: str) -> dict[str, Any]:
