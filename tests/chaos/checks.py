@@ -127,24 +127,26 @@ def last_deliveries(sent: Sequence[Delivered], lives: Sequence[Life]) -> dict[st
     return found
 
 
-def duplicates(sent: Sequence[Delivered], lives: Sequence[Life]) -> tuple[list[str], int]:
+def duplicates(sent: Sequence[Delivered], lives: Sequence[Life]) -> tuple[list[str], Counter[str]]:
     """A message arrives twice only when a kill fell between its send and its mark, and
     then as the same message; each kill at ``after-send`` is followed by a resend.
 
-    Returns the problems and how many extra copies arrived.
+    Returns the problems, and the extra copies by how the life that sent the first one
+    ended (``crash point after-send``, ``killed``; ``no kill`` is a problem).
     """
     problems = []
     last = last_deliveries(sent, lives)
     copies: dict[tuple[str, str], list[Delivered]] = defaultdict(list)
     for message in sorted(sent, key=lambda d: d.name):
         copies[(message.mailbox, message.message_id)].append(message)
-    extra = 0
+    extra: Counter[str] = Counter()
     for (email, mid), found in copies.items():
-        extra += len(found) - 1
         if any(c.same_as != found[0].same_as for c in found[1:]):
             problems.append(f"{email}: {mid} sent again with other content")
         for copy in found[:-1]:
-            if copy.name not in last:
+            killer = last.get(copy.name)
+            extra[killer.end if killer else "no kill"] += 1
+            if killer is None:
                 problems.append(
                     f"{email}: {mid} ({copy.subject!r}) sent again though no kill fell "
                     "between its send and its mark"

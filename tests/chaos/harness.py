@@ -15,6 +15,7 @@ import random
 import signal
 import smtplib
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -316,8 +317,8 @@ class Report:
     lives: list[Life] = field(default_factory=list)
     messages: int = 0
     """Messages the daemon delivered, copies included."""
-    duplicates: int = 0
-    """Copies beyond the first."""
+    duplicates: Counter[str] = field(default_factory=Counter)
+    """Copies beyond the first, by how the life that sent the first one ended."""
     seconds: dict[str, float] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
@@ -337,6 +338,20 @@ class Report:
     def kills(self) -> int:
         return sum(1 for life in self.lives if life.killed)
 
+    def twice(self) -> str:
+        """The copies and the kills that caught their first send.
+
+        >>> Report(CI, 0, duplicates=Counter({"crash point after-send": 3, "killed": 1})).twice()
+        '4 sent twice (3 killed at after-send, 1 killed at random)'
+        """
+        why = {
+            "killed": "killed at random",
+            "crash point after-send": "killed at after-send",
+            "no kill": "with no kill in their send window",
+        }
+        windows = ", ".join(f"{n} {why.get(end, end)}" for end, n in self.duplicates.most_common())
+        return f"{self.duplicates.total()} sent twice" + (f" ({windows})" if windows else "")
+
     def summary(self) -> str:
         points = ", ".join(f"{n} at {p}" for p, n in sorted(self.crash_points().items()))
         phases = ", ".join(f"{k} {v:.0f} s" for k, v in self.seconds.items())
@@ -344,7 +359,7 @@ class Report:
         return (
             f"crash safety ({self.size.name}, seed {self.seed}): {self.replies} replies, "
             f"{self.kills} kills ({self.random_kills} random, {points or 'none at crash points'}), "
-            f"{self.messages} messages delivered, {self.duplicates} sent twice; {phases}; {verdict}"
+            f"{self.messages} messages delivered, {self.twice()}; {phases}; {verdict}"
         )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import doctest
 from itertools import count
 
+from tests.chaos import harness
 from tests.chaos import lives as lives_module
 from tests.chaos.checks import Life, duplicates
 from tests.chaos.observe import Delivered
@@ -44,7 +45,7 @@ def test_a_message_resent_after_the_kill_that_caught_its_send_is_no_problem() ->
 
     problems, extra = duplicates(sent, [KILLED, FINAL])
 
-    assert (problems, extra) == ([], 1)
+    assert (problems, extra) == ([], {"killed": 1})
 
 
 def test_a_message_the_sink_filed_after_the_next_life_started_is_the_killed_lifes() -> None:
@@ -54,7 +55,7 @@ def test_a_message_the_sink_filed_after_the_next_life_started_is_the_killed_life
 
     problems, extra = duplicates(sent, [KILLED, FINAL])
 
-    assert (problems, extra) == ([], 1)
+    assert (problems, extra) == ([], {"killed": 1})
 
 
 def test_a_message_sent_again_though_its_life_sent_more_after_it_is_a_problem() -> None:
@@ -70,9 +71,10 @@ def test_a_copy_from_a_life_that_was_not_killed_is_a_problem() -> None:
     stopped = life(0, started=0.0, running=1.0, end="exit 0")
     sent = [delivered(3.0, "<b@x>"), delivered(6.5, "<b@x>")]
 
-    problems, _extra = duplicates(sent, [stopped, FINAL])
+    problems, extra = duplicates(sent, [stopped, FINAL])
 
     assert len(problems) == 1 and "no kill fell" in problems[0]
+    assert extra == {"no kill": 1}
 
 
 def test_a_copy_with_other_content_is_a_problem() -> None:
@@ -83,12 +85,22 @@ def test_a_copy_with_other_content_is_a_problem() -> None:
     assert problems == ["emp001@corp.example: <b@x> sent again with other content"]
 
 
+def test_a_resend_after_a_kill_at_after_send_is_counted_for_that_point() -> None:
+    after_send = life(0, started=0.0, running=1.0, end="crash point after-send")
+    sent = [delivered(2.0, "<a@x>"), delivered(3.0, "<b@x>"), delivered(6.5, "<b@x>")]
+
+    problems, extra = duplicates(sent, [after_send, FINAL])
+
+    assert (problems, extra) == ([], {"crash point after-send": 1})
+
+
 def test_a_kill_after_a_send_that_is_never_sent_again_is_a_problem() -> None:
     after_send = life(0, started=0.0, running=1.0, end="crash point after-send")
     sent = [delivered(2.0, "<a@x>"), delivered(3.0, "<b@x>")]
 
-    problems, _extra = duplicates(sent, [after_send, FINAL])
+    problems, extra = duplicates(sent, [after_send, FINAL])
 
+    assert extra == {}
     assert problems == [
         "life 0 died after sending <b@x> to emp001@corp.example, which was never sent again"
     ]
@@ -102,8 +114,9 @@ def test_a_life_that_never_ran_owns_no_delivery() -> None:
 
     problems, extra = duplicates(sent, [KILLED, at_start, final])
 
-    assert (problems, extra) == ([], 1)
+    assert (problems, extra) == ([], {"killed": 1})
 
 
 def test_doctests() -> None:
     assert doctest.testmod(lives_module).failed == 0
+    assert doctest.testmod(harness).failed == 0
