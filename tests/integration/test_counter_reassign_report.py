@@ -4,7 +4,6 @@ SMTP/IMAP: the engine in-process with a controllable clock, the CLI as a process
 from __future__ import annotations
 
 import smtplib
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,6 +25,7 @@ from p2pcal.store import state
 from p2pcal.store.schema import bookings, responses, sessions
 from p2pcal.wiring import wire
 from tests.e2e.scenario import Deployment, block_ics, http
+from tests.integration.shared_servers import tagged_deployment
 from tests.integration.test_engine_flows import BERLIN, START, Clock, World
 
 TOPIC = "Feedback"
@@ -61,29 +61,18 @@ class Org(World):
 
 @pytest.fixture
 def org(tmp_path: Path, radicale: RadicaleServer, mail_server: MailServer) -> Iterator[Org]:
-    tag = uuid.uuid4().hex[:8]
-    organizer = f"p2p-{tag}@corp.example"
-    coach = f"coach-{tag}@corp.example"
-    sub = f"sub-{tag}@corp.example"
-    employees = [f"e{i}-{tag}@corp.example" for i in range(5)]
-    for email in [organizer, coach, sub, *employees]:
-        mail_server.add_user(email, "pw-" + email.split("@")[0])
-    calendar = radicale.make_calendar(f"coach-{tag}/p2p", "coach")
-    sub_calendar = radicale.make_calendar(f"sub-{tag}/p2p", "sub")
-    radicale.make_calendar(f"pub-{tag}/sessions", "published")
-    coaches = {coach: ("Europe/Berlin", calendar), sub: ("America/New_York", sub_calendar)}
-    deployment = Deployment(tmp_path, radicale, mail_server, coaches, employees, tmp_path / "clock")
-    deployment.write_config()
-    text = deployment.config_path.read_text()
-    text = text.replace('"p2p@corp.example"', f'"{organizer}"').replace(
-        "p2p/sessions/", f"pub-{tag}/sessions/"
+    tagged = tagged_deployment(
+        tmp_path,
+        radicale,
+        mail_server,
+        coaches={"coach": "Europe/Berlin", "sub": "America/New_York"},
+        employees=5,
     )
-    deployment.config_path.write_text(text)
-    (tmp_path / "organizer.secret").write_text("pw-" + organizer.split("@")[0])
+    (coach, calendar), (sub, _) = tagged.coaches.items()
     clock = Clock()
-    wired = wire(config_module.load(deployment.config_path), clock)
+    wired = wire(config_module.load(tagged.deployment.config_path), clock)
     try:
-        yield Org(deployment, wired, clock, coach, calendar, employees, sub)
+        yield Org(tagged.deployment, wired, clock, coach, calendar, tagged.employees, sub)
     finally:
         wired.close()
 

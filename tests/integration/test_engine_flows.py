@@ -4,7 +4,6 @@ moved and cancelled blocks, crash-safe resends, ``sync --once``."""
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,6 +21,7 @@ from p2pcal.embedded.mail_server import MailServer
 from p2pcal.store.schema import block_items, bookings, outbox, responses
 from p2pcal.wiring import Wired, wire
 from tests.e2e.scenario import Deployment, block_ics, http
+from tests.integration.shared_servers import tagged_deployment
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
@@ -59,33 +59,12 @@ class World:
 
 @pytest.fixture
 def world(tmp_path: Path, radicale: RadicaleServer, mail_server: MailServer) -> Iterator[World]:
-    tag = uuid.uuid4().hex[:8]
-    organizer = f"p2p-{tag}@corp.example"
-    coach = f"coach-{tag}@corp.example"
-    employees = [f"e{i}-{tag}@corp.example" for i in range(3)]
-    for email in [organizer, coach, *employees]:
-        mail_server.add_user(email, "pw-" + email.split("@")[0])
-    calendar = radicale.make_calendar(f"coach-{tag}/p2p", "coach")
-    radicale.make_calendar(f"pub-{tag}/sessions", "published")
-    deployment = Deployment(
-        tmp_path,
-        radicale,
-        mail_server,
-        {coach: ("Europe/Berlin", calendar)},
-        employees,
-        tmp_path / "clock",
-    )
-    deployment.write_config()
-    text = deployment.config_path.read_text()
-    text = text.replace('"p2p@corp.example"', f'"{organizer}"').replace(
-        "p2p/sessions/", f"pub-{tag}/sessions/"
-    )
-    deployment.config_path.write_text(text)
-    (tmp_path / "organizer.secret").write_text("pw-" + organizer.split("@")[0])
+    tagged = tagged_deployment(tmp_path, radicale, mail_server)
+    ((coach, calendar),) = tagged.coaches.items()
     clock = Clock()
-    wired = wire(config_module.load(deployment.config_path), clock)
+    wired = wire(config_module.load(tagged.deployment.config_path), clock)
     try:
-        yield World(deployment, wired, clock, coach, calendar, employees)
+        yield World(tagged.deployment, wired, clock, coach, calendar, tagged.employees)
     finally:
         wired.close()
 

@@ -7,7 +7,6 @@ left. Rooms answer as resource mailboxes do: a REPLY from the room itself."""
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,6 +25,7 @@ from p2pcal.embedded.mail_server import MailServer
 from p2pcal.store.schema import responses, room_reservations, sessions
 from p2pcal.wiring import Wired, wire
 from tests.e2e.scenario import Deployment, block_ics, http
+from tests.integration.shared_servers import tagged_deployment
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
@@ -74,41 +74,24 @@ class World:
 
 @pytest.fixture
 def world(tmp_path: Path, radicale: RadicaleServer, mail_server: MailServer) -> Iterator[World]:
-    tag = uuid.uuid4().hex[:8]
-    organizer = f"p2p-{tag}@corp.example"
-    coach = f"coach-{tag}@corp.example"
-    employees = [f"e{i}-{tag}@corp.example" for i in range(2)]
-    rooms = {
-        name: f"{name.lower().replace(' ', '.')}-{tag}@corp.example"
-        for name in ("Room Ada", "Room Turing", "Room Babbage")
-    }
-    for email in [organizer, coach, *employees, *rooms.values()]:
-        mail_server.add_user(email, "pw-" + email.split("@")[0])
-    calendar = radicale.make_calendar(f"coach-{tag}/p2p", "coach")
-    radicale.make_calendar(f"pub-{tag}/sessions", "published")
-    deployment = Deployment(
-        tmp_path,
-        radicale,
-        mail_server,
-        {coach: ("Europe/Berlin", calendar)},
-        employees,
-        tmp_path / "clock",
-    )
-    deployment.write_config()
-    text = deployment.config_path.read_text()
-    text = text.replace('"p2p@corp.example"', f'"{organizer}"').replace(
-        "p2p/sessions/", f"pub-{tag}/sessions/"
-    )
     sites = {"Room Ada": "Berlin", "Room Turing": "Berlin", "Room Babbage": "London"}
-    text += "".join(
-        f'\n[[rooms]]\nemail = "{email}"\nname = "{name}"\nsite = "{sites[name]}"\n'
-        for name, email in rooms.items()
+    local = {name: name.lower().replace(" ", ".") for name in sites}
+    tagged = tagged_deployment(
+        tmp_path, radicale, mail_server, employees=2, mailboxes=tuple(local.values())
     )
-    deployment.config_path.write_text(text)
-    (tmp_path / "organizer.secret").write_text("pw-" + organizer.split("@")[0])
-    wired = wire(config_module.load(deployment.config_path), lambda: NOW)
+    rooms = {name: f"{local[name]}-{tagged.tag}@corp.example" for name in sites}
+    config = tagged.deployment.config_path
+    config.write_text(
+        config.read_text()
+        + "".join(
+            f'\n[[rooms]]\nemail = "{email}"\nname = "{name}"\nsite = "{sites[name]}"\n'
+            for name, email in rooms.items()
+        )
+    )
+    ((coach, calendar),) = tagged.coaches.items()
+    wired = wire(config_module.load(config), lambda: NOW)
     try:
-        yield World(deployment, wired, coach, calendar, employees, rooms)
+        yield World(tagged.deployment, wired, coach, calendar, tagged.employees, rooms)
     finally:
         wired.close()
 
