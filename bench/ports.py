@@ -2,7 +2,9 @@
 
 The calendars behave like a CalDAV server with sync-collection: a poll returns only the
 items written since the previous one, so the engine reads each block once, as it does
-in production; the inbox is a list the simulated employees append their replies to.
+in production; the inbox is a list the simulated employees append their replies to; the
+outgoing mail is kept, in the order the relay sent it, for the simulation to count and
+for the simulated employees to read.
 """
 
 from __future__ import annotations
@@ -13,7 +15,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bench.workload import Block
-from p2pcal.model import CalendarDelta, CalendarItem, InboundReply, ResponseBatch
+from p2pcal.model import (
+    CalendarDelta,
+    CalendarItem,
+    Email,
+    InboundReply,
+    Invitation,
+    ResponseBatch,
+)
 
 
 class SimCalendars:
@@ -61,6 +70,32 @@ class SimInbox:
 
     def wait(self, timeout: float) -> bool:
         return False
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass
+class SimMail:
+    """The InvitationChannel and Mailer ports: what the relay sends is kept until
+    :meth:`take` hands it over (emails are only counted: nobody in the simulation reads
+    their text)."""
+
+    delivered: list[Invitation] = field(default_factory=list)
+    emails: int = 0
+
+    def deliver(
+        self, invitation: Invitation, message_id: str, text: str, subject: str | None = None
+    ) -> None:
+        self.delivered.append(invitation)
+
+    def send(self, email: Email) -> None:
+        self.emails += 1
+
+    def take(self) -> list[Invitation]:
+        """The iTIP messages sent since the previous call, in the order they were sent."""
+        taken, self.delivered = self.delivered, []
+        return taken
 
     def close(self) -> None:
         pass

@@ -1,30 +1,31 @@
 """The invitation-wave simulation: the real engine and SQLite store, simulated calendars,
 simulated employees, and a simulated clock.
 
-Every ``step`` of simulated time the engine does one round (``sync_blocks``,
-``take_responses``, ``tick``, as the daemon does), then the simulated employees look at
-the invitations they received since the previous step and decide, each on their own,
-whether and when to answer (:class:`Behaviour`). Answers arrive in the organizer's
-inbox at their time and are taken in the next round.
+Every ``step`` of simulated time the engine does one round as the daemon does
+(``sync_blocks``, ``take_responses``, ``tick``, then the outbox relay until the outbox is
+empty), then the simulated employees read what the relay sent them and decide, each on
+their own, whether and when to answer (:class:`Behaviour`). Answers arrive in the
+organizer's inbox at their time, if the employee's calendar still shows the invitation
+then, and are taken in the next round.
 
 What is counted (see ``bench/README.md``):
 
 - **seats offered** in a week: capacity × the sessions that start in it;
-- **invitations** sent in a week: outbox rows of kind ``itip``, method ``REQUEST`` and
-  PARTSTAT ``NEEDS-ACTION`` created in it, i.e. each first invitation (SEQUENCE 0) and
-  each re-invitation after a withdrawal (SEQUENCE > 0). A waitlisted employee confirmed
-  and re-invited (PARTSTAT ``ACCEPTED``), cancellations and withdrawals are not
-  invitations. The engine's own count (``Round.invitations``) is kept beside it as a
-  cross-check;
+- **invitations** sent in a week: iTIP messages the relay handed to the mail port
+  (:class:`bench.ports.SimMail`) with method ``REQUEST`` and PARTSTAT ``NEEDS-ACTION``,
+  i.e. each first invitation (SEQUENCE 0) and each re-invitation after a withdrawal
+  (SEQUENCE > 0). A waitlisted employee confirmed and re-invited (PARTSTAT
+  ``ACCEPTED``), cancellations and withdrawals are not invitations. The engine's own
+  count (``Round.invitations``) is kept beside it as a cross-check;
 - **seats filled**: confirmed seats in the sessions that start in the week, at the end.
 """
 
 from __future__ import annotations
 
 import heapq
-import json
 import random
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -32,14 +33,15 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from bench.ports import SimCalendars, SimInbox
+from bench.ports import SimCalendars, SimInbox, SimMail
 from bench.workload import GROUP_QUOTAS, Size, Workload, generate
 from p2pcal.config import Config, ConnectorConfig
 from p2pcal.engine import Engine, Round
-from p2pcal.model import BookingState, InboundReply, ITipMethod, PartStat, Person
+from p2pcal.model import BookingState, InboundReply, Invitation, ITipMethod, PartStat, Person
 from p2pcal.planner.rules import Rules
+from p2pcal.relay import Relay
 from p2pcal.store.db import migrate, open_engine
-from p2pcal.store.schema import bookings, outbox, sessions
+from p2pcal.store.schema import bookings, sessions
 
 WEEK = timedelta(weeks=1)
 HORIZON = timedelta(weeks=8)
@@ -115,10 +117,14 @@ class Week:
     engine_invitations: int = 0
     seats_filled: int = 0
     replies: int = 0
+    answers: Counter[str] = field(default_factory=Counter)
+    """What the simulated employees decided on the invitations that reached them this
+    week: ``ACCEPTED``, ``DECLINED``, ``TENTATIVE``, ``ignored``; ``later-decline``: a
+    seat given back."""
     wall: list[float] = field(default_factory=list)
-    """Seconds of wall-clock time per engine round."""
+    """Seconds of wall-clock time per engine round (relay included)."""
     cpu: list[float] = field(default_factory=list)
-    """Seconds of CPU time (this process) per engine round."""
+    """Seconds of CPU time (this process) per engine round (relay included)."""
 
     @property
     def measured(self) -> bool:
@@ -140,8 +146,8 @@ class _Answer:
     uid: str
     employee: str
     partstat: PartStat
-    expect: BookingState
     sequence: int
+    """Of the invitation answered: the answer is sent only if the calendar still shows it."""
 
 
 class Simulation:
@@ -172,11 +178,14 @@ class Simulation:
         migrate(self.db)
         self.calendars = SimCalendars(self.workload.blocks, lambda: self.now)
         self.inbox = SimInbox()
+        self.mail = SimMail()
         self.engine = Engine(config, self.db, self.calendars, self.inbox, lambda: self.now)
+        self.relay = Relay(self.db, self.mail, self.mail, lambda: self.now, "corp.example")
         self.rng = random.Random(settings.seed + 1)
         self.pending: list[_Answer] = []
         self.answers = 0
-        self.outbox_seen = 0
+        self.calendars_shown: dict[str, int] = {}
+        """Invitation UID -> the SEQUENCE an employee's calendar shows (until a CANCEL)."""
 
     def close(self) -> None:
         self.db.dispose()
@@ -193,9 +202,10 @@ class Simulation:
         while self.now < end:
             week = weeks[(self.now - start) // WEEK]
             self.step(week)
-            if progress is not None and self.now >= week.start + WEEK:
-                progress(week)
-        self._count_seats(weeks)
+            if self.now >= week.start + WEEK:
+                self._count_seats(week)  # its sessions are over: their seats are final
+                if progress is not None:
+                    progress(week)
         return weeks
 
     def step(self, week: Week) -> None:
@@ -207,28 +217,41 @@ class Simulation:
         self.engine.sync_blocks(round_)
         self.engine.take_responses(round_)
         self.engine.tick(round_)
+        while self.relay.flush():
+            pass  # the daemon flushes every poll interval: many times in one step
         week.wall.append(time.perf_counter() - wall)
         week.cpu.append(time.process_time() - cpu)
         week.engine_invitations += round_.invitations
-        week.invitations += self._new_invitations()
-        self._employees_read_their_calendars(self.now - self.settings.step)
+        sent = self.mail.take()
+        week.invitations += sum(1 for i in sent if _is_invitation(i))
+        self._employees_read_their_calendars(sent, self.now - self.settings.step, week)
         self.now += self.settings.step
 
     # -- the simulated employees --------------------------------------------------------
 
-    def _employees_read_their_calendars(self, since: datetime) -> None:
-        """Decide on the invitations and seats that arrived since ``since``."""
+    def _employees_read_their_calendars(
+        self, sent: list[Invitation], since: datetime, week: Week
+    ) -> None:
+        """Decide on the invitations that reached the employees in the last round, and on
+        the seats confirmed since ``since`` (their confirmation email)."""
         behaviour = self.settings.behaviour
+        for invitation in sent:
+            uid = invitation.uid
+            if invitation.method is ITipMethod.CANCEL:
+                self.calendars_shown.pop(uid, None)
+                continue
+            if invitation.method is not ITipMethod.REQUEST:
+                continue
+            self.calendars_shown[uid] = invitation.sequence
+            if not _is_invitation(invitation):
+                continue  # a seat given from the waitlist: counted with the seats below
+            partstat = behaviour.answer(self.rng)
+            week.answers[partstat.value if partstat else "ignored"] += 1
+            if partstat is not None:
+                at = self.now + behaviour.after(self.rng)
+                employee = invitation.attendee.email
+                self._schedule(at, uid, employee, partstat, invitation.sequence)
         with self.db.connect() as conn:
-            invited = conn.execute(
-                select(bookings.c.invite_uid, bookings.c.employee, bookings.c.sequence)
-                .where(
-                    bookings.c.state == BookingState.INVITED.value,
-                    bookings.c.invited_at > since,
-                    bookings.c.invited_at <= self.now,
-                )
-                .order_by(bookings.c.invited_at, bookings.c.session_id, bookings.c.employee)
-            ).all()
             seated = conn.execute(
                 select(
                     bookings.c.invite_uid,
@@ -244,11 +267,6 @@ class Simulation:
                 )
                 .order_by(bookings.c.confirmed_at, bookings.c.session_id, bookings.c.employee)
             ).all()
-        for uid, employee, sequence in invited:
-            partstat = behaviour.answer(self.rng)
-            if partstat is not None:
-                at = self.now + behaviour.after(self.rng)
-                self._schedule(at, uid, employee, partstat, BookingState.INVITED, sequence)
         for uid, employee, sequence, starts in seated:
             if self.rng.random() >= behaviour.later_decline:
                 continue
@@ -256,7 +274,8 @@ class Simulation:
             if last <= self.now:
                 continue
             at = self.now + (last - self.now) * self.rng.random()
-            self._schedule(at, uid, employee, PartStat.DECLINED, BookingState.CONFIRMED, sequence)
+            week.answers["later-decline"] += 1
+            self._schedule(at, uid, employee, PartStat.DECLINED, sequence)
 
     def _schedule(
         self,
@@ -264,32 +283,19 @@ class Simulation:
         uid: str,
         employee: str,
         partstat: PartStat,
-        expect: BookingState,
         sequence: int,
     ) -> None:
         self.answers += 1
-        answer = _Answer(at, self.answers, uid, employee, partstat, expect, sequence)
+        answer = _Answer(at, self.answers, uid, employee, partstat, sequence)
         heapq.heappush(self.pending, answer)
 
     def _deliver_due(self) -> int:
-        """Replies due by now reach the inbox, if what they answer is still there."""
-        due: list[_Answer] = []
-        while self.pending and self.pending[0].at <= self.now:
-            due.append(heapq.heappop(self.pending))
-        if not due:
-            return 0
-        with self.db.connect() as conn:
-            current = {
-                r.invite_uid: (BookingState(r.state), r.sequence)
-                for r in conn.execute(
-                    select(bookings.c.invite_uid, bookings.c.state, bookings.c.sequence).where(
-                        bookings.c.invite_uid.in_(sorted({a.uid for a in due}))
-                    )
-                )
-            }
+        """Replies due by now reach the inbox, if the calendar still shows what they
+        answer (a CANCEL removed it, or a newer REQUEST replaced it: no answer)."""
         sent = 0
-        for answer in due:
-            if current.get(answer.uid) != (answer.expect, answer.sequence):
+        while self.pending and self.pending[0].at <= self.now:
+            answer = heapq.heappop(self.pending)
+            if self.calendars_shown.get(answer.uid) != answer.sequence:
                 continue
             self.inbox.replies.append(
                 InboundReply(
@@ -309,29 +315,7 @@ class Simulation:
 
     # -- counting -----------------------------------------------------------------------
 
-    def _new_invitations(self) -> int:
-        """REQUESTs awaiting an answer that the last round put in the outbox."""
-        with self.db.connect() as conn:
-            rows = conn.execute(
-                select(outbox.c.id, outbox.c.kind, outbox.c.payload)
-                .where(outbox.c.id > self.outbox_seen)
-                .order_by(outbox.c.id)
-            ).all()
-        if rows:
-            self.outbox_seen = rows[-1].id
-        count = 0
-        for row in rows:
-            if row.kind != "itip":
-                continue
-            data = json.loads(row.payload)
-            if (
-                data["method"] == ITipMethod.REQUEST.value
-                and data["partstat"] == PartStat.NEEDS_ACTION.value
-            ):
-                count += 1
-        return count
-
-    def _count_seats(self, weeks: list[Week]) -> None:
+    def _count_seats(self, week: Week) -> None:
         seated = (
             select(func.count())
             .where(
@@ -340,17 +324,21 @@ class Simulation:
             )
             .scalar_subquery()
         )
-        query = select(sessions.c.start_utc, sessions.c.capacity, seated).where(
+        query = select(sessions.c.id, sessions.c.capacity, seated).where(
             sessions.c.state != "cancelled",
-            sessions.c.start_utc >= weeks[0].start,
-            sessions.c.start_utc < weeks[-1].start + WEEK,
+            sessions.c.start_utc >= week.start,
+            sessions.c.start_utc < week.start + WEEK,
         )
         with self.db.connect() as conn:
-            for starts, capacity, filled in conn.execute(query):
-                week = weeks[(starts - weeks[0].start) // WEEK]
+            for _, capacity, filled in conn.execute(query):
                 week.sessions += 1
                 week.seats_offered += capacity
                 week.seats_filled += filled
+
+
+def _is_invitation(message: Invitation) -> bool:
+    """A REQUEST awaiting an answer: a first invitation or a re-invitation."""
+    return message.method is ITipMethod.REQUEST and message.partstat is PartStat.NEEDS_ACTION
 
 
 def simulate(

@@ -14,6 +14,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
@@ -58,6 +59,10 @@ def report(weeks: Sequence[Week], elapsed: float) -> tuple[str, bool]:
     worst = max(measured, key=lambda w: w.ratio)
     met = all(w.ratio < TARGET for w in measured)
     mismatched = [w.index for w in weeks if w.invitations != w.engine_invitations]
+    answers: Counter[str] = Counter()
+    for week in measured:
+        answers.update(week.answers)
+    read = sum(answers[k] for k in ("ACCEPTED", "DECLINED", "TENTATIVE", "ignored"))
     lines += [
         "",
         f"measured weeks 1-{len(measured)}: {invitations} invitations for {seats} seats offered "
@@ -65,12 +70,18 @@ def report(weeks: Sequence[Week], elapsed: float) -> tuple[str, bool]:
         f"{sum(w.seats_filled for w in measured)} seats filled",
         f"target < {TARGET:g} invitations per seat offered, every week: "
         + ("MET" if met else "NOT MET"),
+        f"simulated employees, measured weeks: of {read} invitations received, "
+        + ", ".join(
+            f"{answers[k] / max(read, 1):.0%} {k.lower()}"
+            for k in ("ACCEPTED", "DECLINED", "TENTATIVE", "ignored")
+        )
+        + f"; {answers['later-decline']} seats given back later",
         f"engine rounds: {sum(len(w.wall) for w in weeks)}, "
         f"{sum(sum(w.wall) for w in weeks):.0f} s wall, "
         f"{sum(sum(w.cpu) for w in weeks):.0f} s CPU; whole run {elapsed:.0f} s",
     ]
     if mismatched:
-        lines.append(f"warning: outbox and engine counts differ in weeks {mismatched}")
+        lines.append(f"warning: mail port and engine counts differ in weeks {mismatched}")
     return "\n".join(lines), met
 
 
@@ -108,16 +119,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{size.employees} employees, {size.sessions_per_week} sessions a week, "
         f"{args.lead_in} + {args.weeks} weeks, a round every {args.step_hours:g} h, "
         f"seed {args.seed}; rules: W={rules.wave} K={rules.per_employee} "
-        f"quota={rules.quota} groups={dict(rules.group_quotas)}",
+        f"quota={rules.quota} groups={dict(rules.group_quotas)}; employees: {settings.behaviour}",
         file=sys.stderr,
     )
     began = time.perf_counter()
+    print(HEADER, file=sys.stderr)
 
     def progress(week: Week) -> None:
         print(
-            f"simulated week {week.start:%Y-%m-%d}: {week.invitations} invitations, "
-            f"{week.replies} replies, {sum(week.wall):.0f} s in the engine "
-            f"({time.perf_counter() - began:.0f} s so far)",
+            f"{row(week)}   ({sum(week.wall):.0f} s in the engine, "
+            f"{time.perf_counter() - began:.0f} s so far)",
             file=sys.stderr,
             flush=True,
         )

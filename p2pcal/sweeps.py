@@ -8,7 +8,9 @@ on the next round.
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection
 
@@ -51,8 +53,8 @@ def blocked(conn: Connection, view: SessionView) -> frozenset[str]:
     }
     if not waiting:
         return frozenset()
-    busy = state.busy_employees(conn, view.session.start, view.session.end, view.session.id)
-    return frozenset(waiting & busy)
+    session = view.session
+    return state.busy_among(conn, waiting, session.start, session.end, session.id)
 
 
 def standing(
@@ -196,10 +198,28 @@ def fill_seats(engine: Engine) -> None:
 
 
 def waves(engine: Engine) -> int:
+    """Invitations for every session short of its wave, earliest session first.
+
+    Only employees below K can be invited in this sweep (it adds invitations, it takes
+    none back), so the pool is made of them alone: each one's place in the order depends
+    on their own history only, so the candidates and their order are those of a pool of
+    everyone, at the cost of the few who are free rather than of the whole roster.
+    """
     ctx = engine.context()
     rules = engine.config.rules
     sent = 0
     with engine.transaction() as conn:
+        roster = ctx.people.employees
+        counts = state.open_invitations(conn)
+        free = [e for e in roster.values() if counts.get(e.email, 0) < rules.per_employee]
+        if not free:
+            return 0
+        # an IN list of most of the roster costs more than reading everyone
+        few = [e.email for e in free] if 2 * len(free) < len(roster) else None
+        since = ctx.now - rules.lookback
+        pool = Pool(free, state.histories(conn, since, few), rules, ctx.now)
+        if not pool.anyone_free(_months(ctx.now, ctx.now + engine.config.horizon)):
+            return 0  # between replies, mostly: everyone free has used their quota
         due = state.sessions_short_of_invitations(
             conn,
             ctx.now,
@@ -207,16 +227,8 @@ def waves(engine: Engine) -> int:
             rules.wave_size(True),
             ctx.now + rules.widen_before,
         )
-        if not due:
-            return 0
-        pool = Pool(
-            ctx.people.employees.values(),
-            state.histories(conn, ctx.now - rules.lookback),
-            rules,
-            ctx.now,
-        )
         mixing = rules.mixing is Mixing.DEPARTMENTS
-        for session in due:
+        for session in due_sessions(engine, conn, due):
             if not pool.has_candidates(session):
                 continue  # most rounds, for most sessions: spare the queries
             view = state.view(conn, session.id)
@@ -231,3 +243,39 @@ def waves(engine: Engine) -> int:
     if sent:
         log.info("invitation waves: %d invitations", sent)
     return sent
+
+
+def _months(start: datetime, end: datetime) -> list[str]:
+    """Every calendar month a session between ``start`` and ``end`` may count against,
+    in whatever zone (a day's margin either side covers every offset from UTC).
+
+    >>> _months(datetime(2026, 9, 30, 20), datetime(2026, 10, 5))
+    ['2026-09', '2026-10']
+    """
+    months: list[str] = []
+    day = start - timedelta(days=1)
+    while day <= end + timedelta(days=1):
+        month = f"{day.year:04d}-{day.month:02d}"
+        if month not in months:
+            months.append(month)
+        day += timedelta(days=1)
+    return months
+
+
+_read: WeakKeyDictionary[Engine, dict[str, Session]] = WeakKeyDictionary()
+"""Per engine, the sessions the last wave sweep read (every change to a session gives it
+a new revision, so one read at the same revision is still what the store holds)."""
+
+
+def due_sessions(engine: Engine, conn: Connection, due: list[tuple[str, int]]) -> list[Session]:
+    """The due sessions, in order; read from the store only when new or changed since
+    the previous sweep (reading thousands of sessions every sweep cost most of it)."""
+    known = _read.get(engine, {})
+    stale = [
+        sid for sid, revision in due if (s := known.get(sid)) is None or s.revision != revision
+    ]
+    if stale:
+        known.update(state.sessions_by_id(conn, stale))
+    kept = {sid: known[sid] for sid, _ in due if sid in known}
+    _read[engine] = kept
+    return list(kept.values())

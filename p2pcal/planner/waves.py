@@ -174,8 +174,6 @@ class Pool:
                 self.free.setdefault(placement, {})[email] = None
         self.free_in_month: dict[str, dict[Placement, Bucket]] = {}
         """Per month, the free employees with quota left in it (made when first asked)."""
-        self.placements = list(dict.fromkeys(self.placement.values()))
-        self._placed: dict[tuple[object, ...], list[Placement]] = {}
         self._none_free: set[tuple[object, ...]] = set()
         """(month, where) pairs with nobody free to invite: buckets only ever lose
         employees, so a session of one of them needs no look at the buckets."""
@@ -257,18 +255,14 @@ class Pool:
         if key in self._none_free:
             return {}
         free = self._in_month(month)
-        buckets = {p: free[p] for p in self._placements_for(session) if free.get(p)}
+        buckets = {p: bucket for p, bucket in free.items() if bucket and placed(p, session)}
         if not buckets:
             self._none_free.add(key)
         return buckets
 
-    def _placements_for(self, session: Session) -> list[Placement]:
-        key = _where(session)
-        found = self._placed.get(key)
-        if found is None:
-            found = [p for p in self.placements if placed(p, session)]
-            self._placed[key] = found
-        return found
+    def anyone_free(self, months: Iterable[str]) -> bool:
+        """Someone below K has quota left in one of ``months``."""
+        return any(any(self._in_month(month).values()) for month in months)
 
     def has_candidates(self, session: Session) -> bool:
         """Someone may be invited to the session (before looking at its bookings)."""

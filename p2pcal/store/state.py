@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -93,6 +93,19 @@ def busy_employees(
 ) -> frozenset[str]:
     """Employees who hold a seat in another live session overlapping [start, end)."""
     return frozenset(r.employee for r in conn.execute(_overlapping_seats(start, end, exclude)))
+
+
+def busy_among(
+    conn: Connection, employees: Collection[str], start: datetime, end: datetime, exclude: str
+) -> frozenset[str]:
+    """Those of ``employees`` who hold a seat in another live session overlapping
+    [start, end): one indexed look-up per employee, not a walk over every seat."""
+    if not employees:
+        return frozenset()
+    query = _overlapping_seats(start, end, exclude).where(
+        bookings.c.employee.in_(sorted(employees))
+    )
+    return frozenset(r.employee for r in conn.execute(query))
 
 
 def held_overlap(conn: Connection, employee: str, target: Session) -> Session | None:
@@ -282,18 +295,28 @@ def seats_held(conn: Connection, employee: str) -> list[Session]:
     return [session_from_row(r) for r in conn.execute(_SEATS_HELD, {"employee": employee})]
 
 
-def histories(conn: Connection, since: datetime) -> dict[str, History]:
-    """Every employee's history as the invitation order reads it: open invitations now,
-    seats in sessions starting after ``since``, and every topic attended."""
-    found: dict[str, History] = {}
-    open_counts = (
+def open_invitations(conn: Connection, employees: Collection[str] | None = None) -> dict[str, int]:
+    """Open invitations (in live sessions) per employee who has any."""
+    query = (
         select(bookings.c.employee, func.count())
         .join(sessions, sessions.c.id == bookings.c.session_id)
         .where(bookings.c.state.in_(OPEN_INVITATION), sessions.c.state.in_(LIVE))
         .group_by(bookings.c.employee)
     )
-    for employee, count in conn.execute(open_counts):
-        found.setdefault(employee, History()).open_invitations = int(count)
+    if employees is not None:
+        query = query.where(bookings.c.employee.in_(sorted(employees)))
+    return {employee: int(count) for employee, count in conn.execute(query)}
+
+
+def histories(
+    conn: Connection, since: datetime, employees: Collection[str] | None = None
+) -> dict[str, History]:
+    """Employees' histories as the invitation order reads them (everyone's, or those of
+    ``employees``): open invitations now, seats in sessions starting after ``since``,
+    and every topic attended."""
+    found: dict[str, History] = {}
+    for employee, count in open_invitations(conn, employees).items():
+        found[employee] = History(open_invitations=count)
     # every seat ever held counts for the topics, recent ones for the rest: two queries,
     # so that the long tail of old seats costs no time conversions
     held = and_(
@@ -305,6 +328,9 @@ def histories(conn: Connection, since: datetime) -> dict[str, History]:
         .where(held)
         .distinct()
     )
+    if employees is not None:
+        held = and_(held, bookings.c.employee.in_(sorted(employees)))
+        topics = topics.where(bookings.c.employee.in_(sorted(employees)))
     for employee, topic in conn.execute(topics):
         found.setdefault(employee, History()).topics_attended.add(topic.lower())
     recent = (
@@ -348,24 +374,34 @@ def met_with(conn: Connection, employees: Sequence[str]) -> frozenset[str]:
 
 def sessions_short_of_invitations(
     conn: Connection, now: datetime, wave: int, widened_wave: int, widen_at: datetime
-) -> list[Session]:
-    """Open, future sessions with fewer open invitations than their wave, earliest first."""
+) -> list[tuple[str, int]]:
+    """Open, future sessions with fewer open invitations than their wave, earliest first:
+    id and revision of each (the sweeps keep the sessions they read, by revision)."""
     open_count = (
         select(func.count())
         .where(bookings.c.session_id == sessions.c.id, bookings.c.state.in_(OPEN_INVITATION))
         .scalar_subquery()
     )
     query = (
-        select(sessions)
+        select(sessions.c.id, sessions.c.revision)
         .where(
             sessions.c.state == SessionState.OPEN.value,
             sessions.c.start_utc > now,
             (open_count < wave)
             | ((sessions.c.start_utc <= widen_at) & (open_count < widened_wave)),
         )
-        .order_by(sessions.c.start_utc)
+        .order_by(sessions.c.start_utc, sessions.c.id)
     )
-    return [session_from_row(r) for r in conn.execute(query)]
+    return [(r.id, r.revision) for r in conn.execute(query)]
+
+
+def sessions_by_id(conn: Connection, ids: Collection[str]) -> dict[str, Session]:
+    found: dict[str, Session] = {}
+    wanted = sorted(ids)
+    for first in range(0, len(wanted), 500):
+        query = select(sessions).where(sessions.c.id.in_(wanted[first : first + 500]))
+        found.update((r.id, session_from_row(r)) for r in conn.execute(query))
+    return found
 
 
 def expired_invitations(conn: Connection, now: datetime) -> list[str]:

@@ -245,6 +245,13 @@ def _check(world: World, before: list[SessionView]) -> None:
                 b.employee
                 for b in old.bookings
                 if (b.state is BookingState.WAITLISTED or b.state.is_open_invitation)
+                # an invitation that expired in this step stopped waiting before the
+                # seats were filled (expiry is the first sweep)
+                and not (
+                    b.state.is_open_invitation
+                    and b.expires_at is not None
+                    and b.expires_at <= world.now
+                )
                 and b.employee != employee
                 and world.people[b.employee].department != dept
                 and b.employee
