@@ -48,8 +48,10 @@ class Seen:
 
 
 class Coaches(Protocol):
-    published: str | None
-    """URL of the published calendar, when the backend has one."""
+    @property
+    def published(self) -> str | None:
+        """URL of the published calendar, when the backend has one."""
+        ...
 
     def calendar(self, coach: str, name: str) -> str: ...
 
@@ -413,7 +415,7 @@ class GraphCoaches:
     def put(self, coach: str, uid: str, topic: str, start: datetime, location: str) -> None:
         """A new block, or the same block moved (as Outlook edits it: the event keeps its id)."""
         server = self.m365.server
-        body = {
+        body: dict[str, Any] = {
             "subject": f"P2P: {topic}",
             "start": {
                 "dateTime": start.strftime("%Y-%m-%dT%H:%M:%S"),

@@ -20,7 +20,6 @@ from p2pcal.embedded import attendee
 from p2pcal.embedded.caldav_servers import RadicaleServer
 from p2pcal.embedded.mail_server import MailServer
 from tests.e2e.backends import (
-    GRAPH_SECRET,
     ORGANIZER,
     SERVICE_SECRET,
     Coaches,
@@ -30,6 +29,7 @@ from tests.e2e.backends import (
     block_ics,
     http,
 )
+from tests.servers.graph.fixtures import CLIENT_SECRET as GRAPH_SECRET
 
 __all__ = ["ORGANIZER", "Deployment", "block_ics", "http", "wait_until"]
 
