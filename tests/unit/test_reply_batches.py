@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import event, func, select
 
 from bench.perf.harness import ListInbox, StaticCalendars, bench_config, make_engine
-from p2pcal import daemon, planner
+from p2pcal import daemon, planner, sweeps
 from p2pcal.engine import INBOX_CURSOR, Engine, Round
 from p2pcal.model import Coach, Employee, InboundReply, ITipMethod, PartStat
 from p2pcal.planner.rules import Mixing, Rules
@@ -178,18 +178,19 @@ def test_confirmations_go_out_before_the_sweeps_and_timers(
 ) -> None:
     employee = world.invited()[0]
     world.accept(employee)
-    sent_before: dict[str, list[str]] = {}
-    tick = world.engine.tick
+    sent_before: list[list[str]] = []  # what had gone out when each sweep began
+    run_sweeps = sweeps.run
 
-    def recording_tick(round_: Round) -> None:
-        sent_before["tick"] = list(world.outbound.sent)
-        tick(round_)
+    def recording(engine: Engine) -> int:
+        sent_before.append(list(world.outbound.sent))
+        return run_sweeps(engine)
 
-    monkeypatch.setattr(world.engine, "tick", recording_tick)
-    wired = _Wired(world.engine, world.relay)
-    round_ = daemon.run_round(wired, blocks=False)  # type: ignore[arg-type]
+    monkeypatch.setattr(sweeps, "run", recording)
+    round_ = daemon.run_round(_Wired(world.engine, world.relay), blocks=False)
     assert round_.replies == 1
-    assert any(s.startswith(f"mail:{employee}:Confirmed") for s in sent_before["tick"])
+    assert len(sent_before) == 2  # after the batch, and in the timers
+    confirmed = f"mail:{employee}:Confirmed"
+    assert all(any(s.startswith(confirmed) for s in sent) for sent in sent_before)
 
 
 def test_a_round_woken_by_mail_may_leave_the_calendars_alone(world: World) -> None:
@@ -200,11 +201,11 @@ def test_a_round_woken_by_mail_may_leave_the_calendars_alone(world: World) -> No
         polled.append(calendar)
         return poll(calendar, cursor)
 
-    world.engine.blocks.poll = counting  # type: ignore[method-assign]
+    world.engine.blocks.poll = counting
     wired = _Wired(world.engine, world.relay)
-    daemon.run_round(wired, blocks=False)  # type: ignore[arg-type]
+    daemon.run_round(wired, blocks=False)
     assert polled == []
-    daemon.run_round(wired)  # type: ignore[arg-type]
+    daemon.run_round(wired)
     assert polled == ["cal"]
 
 
