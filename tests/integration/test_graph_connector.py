@@ -470,3 +470,16 @@ def test_rooms_come_from_places_and_answer_their_bookings(server: GraphServer) -
         ]
     finally:
         graph.close()
+
+
+def test_delta_pages_are_followed_to_the_delta_link(
+    server: GraphServer, graph: GraphConnector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from connectors.graph import source
+
+    monkeypatch.setattr(source, "PAGE", 4)  # Prefer: odata.maxpagesize=4
+    for day in range(1, 12):
+        _block(server, f"P2P: Topic {day}", f"2026-12-{day:02d}T10:00:00")
+    first = graph.poll(COACH, None)
+    assert first.complete and first.requests >= 3 and len(_starts(first)) == 11
+    assert graph.poll(COACH, first.cursor).changed == ()
