@@ -225,9 +225,16 @@ class ExchangeCoaches:
         return coach
 
     def put(self, coach: str, uid: str, topic: str, start: datetime, location: str) -> None:
+        """A new block, or the same block moved (as Outlook edits it)."""
         account = self.outlook.account(coach)
         zone = EWSTimeZone(str(start.tzinfo))
         begin = EWSDateTime.from_datetime(start.replace(tzinfo=None)).replace(tzinfo=zone)
+        if uid in self.items:
+            item = self.items[uid]
+            item.subject, item.location = f"P2P: {topic}", location
+            item.start, item.end = begin, begin + timedelta(minutes=90)
+            item.save(update_fields=["subject", "location", "start", "end"])
+            return
         item = CalendarItem(
             account=account,
             folder=account.calendar,

@@ -179,6 +179,18 @@ def test_booking_loop(deployment: Deployment) -> None:
     )
     assert "cancel" in cancel_text
 
+    # the coach moves block B an hour later: everyone invited to it gets one update
+    d.blocks.put(COACH_1, "block-b", "Giving feedback", B_START + timedelta(hours=1), "Room Ada")
+    for email in EMPLOYEES:
+        wait_until(
+            lambda e=email: any(
+                r.method == "REQUEST" and "moved this session" in r.text for r in d.itip(e)
+            ),
+            f"the new time for {email}",
+        )
+    berlin = next(r for r in d.itip(EMPLOYEES[1]) if "moved this session" in r.text)
+    assert "Sat 5 Dec 2026, 11:00–12:30 CET (Europe/Berlin)" in berlin.text, berlin.text
+
     # the reminder goes out at T-24h, once, to the 4 confirmed participants
     confirmed_now = {accepters[0], accepters[2], accepters[3], accepters[4]}
     d.set_clock(A_START - timedelta(hours=24) + timedelta(seconds=30))
