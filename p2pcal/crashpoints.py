@@ -8,8 +8,8 @@ import. Unset, :func:`crashpoint` costs one dict lookup.
 
 The points, where a crash is hardest to get right:
 
-- ``after-commit``: a reply's decision and its outbox rows are committed, nothing of it
-  is sent yet (``Engine._take_reply``);
+- ``after-commit``: a batch of replies is committed with its decisions and outbox rows,
+  nothing of it is sent yet (``Engine._take``; a round that took no reply passes no point);
 - ``after-send``: the server accepted a message, its outbox row is not marked sent yet
   (``Relay.flush``): the restarted daemon sends it again, with the same Message-ID.
 
