@@ -86,6 +86,7 @@ def main(ctx: click.Context, config_path: Path | None, verbose: int) -> None:
 def run(ctx: click.Context) -> None:
     """Run the daemon until SIGTERM or SIGINT."""
     from p2pcal.daemon import Daemon
+    from p2pcal.store.leader import leadership
     from p2pcal.wiring import wire
 
     if ctx.obj["verbose"] == 0:
@@ -101,7 +102,10 @@ def run(ctx: click.Context) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     try:
-        daemon.run()
+        # one daemon per database leads; another started against it stands by
+        with leadership(wired.db, stopped=daemon.stopping.is_set) as leading:
+            if leading:
+                daemon.run()
     finally:
         wired.close()
 

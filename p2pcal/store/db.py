@@ -17,10 +17,12 @@ CACHE_KIB = 32 * 1024
 
 
 def open_engine(url: str) -> Engine:
-    """An engine whose transactions on SQLite start with ``BEGIN IMMEDIATE``.
+    """An engine whose transactions are serialised: ``BEGIN IMMEDIATE`` on SQLite, a
+    transaction-level advisory lock on PostgreSQL.
 
-    pysqlite's own deferred BEGIN lets two writers read the same seat count and then
-    both insert; taking the write lock at BEGIN makes check-then-insert atomic.
+    pysqlite's own deferred BEGIN (and PostgreSQL's READ COMMITTED) lets two writers read
+    the same seat count and then both insert; taking the write lock at BEGIN makes
+    check-then-insert atomic (the seat constraints would refuse the second insert anyway).
     """
     if url.startswith("sqlite"):
         path = url.removeprefix("sqlite:///")
@@ -30,7 +32,12 @@ def open_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]  # psycopg 3, not psycopg2
+    engine = create_engine(url, pool_pre_ping=True)
+    if engine.dialect.name == "postgresql":
+        event.listen(engine, "begin", _postgresql_begin)
+    return engine
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -47,6 +54,16 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 
 def _sqlite_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+WRITE_LOCK = 0x7032_7063_616C
+"""The advisory lock every p2pcal transaction takes on PostgreSQL ("p2pcal")."""
+
+
+def _postgresql_begin(connection: Any) -> None:
+    # What BEGIN IMMEDIATE is on SQLite: one writer at a time, so a seat count read in a
+    # transaction is still true when its insert commits. Released at COMMIT/ROLLBACK.
+    connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")
 
 
 def _alembic_config() -> AlembicConfig:

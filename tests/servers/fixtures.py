@@ -18,6 +18,7 @@ import pytest
 
 from p2pcal.embedded.caldav_servers import RadicaleServer, XandikosServer
 from p2pcal.embedded.mail_server import MailServer
+from tests.servers.postgres import fresh_database, postgres_server
 
 MAIL_USERS = ("p2p@corp.example", "alice@corp.example", "bob@corp.example")
 
@@ -45,3 +46,17 @@ def mail_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MailServer
     users = {address: password_for(address) for address in MAIL_USERS}
     with MailServer(tmp_path_factory.mktemp("mail"), users) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[str]:
+    """A PostgreSQL that answers (the machine's, or one started for the session)."""
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url(postgres: str) -> Iterator[str]:
+    """A database of the test's own on that server."""
+    with fresh_database(postgres) as url:
+        yield url

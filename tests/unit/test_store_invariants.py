@@ -1,8 +1,10 @@
-"""The database itself forbids overbooking, whatever the code above it does."""
+"""The database itself forbids overbooking, whatever the code above it does: on SQLite
+and on PostgreSQL, migrated by the same Alembic scripts."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,9 +23,13 @@ from p2pcal.store.schema import bookings
 START = datetime(2026, 12, 1, 9, tzinfo=UTC)
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> Engine:
-    engine = open_engine(f"sqlite:///{tmp_path / 'state.sqlite3'}")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'state.sqlite3'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    engine = open_engine(url)
     migrate(engine)
     session = Session(
         id="s1",
@@ -46,7 +52,8 @@ def db(tmp_path: Path) -> Engine:
     ]
     with engine.begin() as conn:
         state.apply(conn, Plan(sessions=[session], bookings=people), START, "corp.example")
-    return engine
+    yield engine
+    engine.dispose()
 
 
 def test_migrations_are_current_and_rerunnable(db: Engine) -> None:
