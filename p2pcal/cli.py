@@ -158,6 +158,56 @@ def doctor(ctx: click.Context) -> None:
         sys.exit(1)
 
 
+@main.group("privacy")
+def privacy_group() -> None:
+    """What p2pcal holds about a person: export it, or erase it."""
+
+
+@privacy_group.command()
+@click.argument("email")
+@click.pass_context
+@handles_errors
+def export(ctx: click.Context, email: str) -> None:
+    """Print, as JSON, everything stored about EMAIL (bookings, answers, messages)."""
+    import json
+
+    from p2pcal.store import privacy
+    from p2pcal.wiring import open_database
+
+    db = open_database(_load(ctx))
+    try:
+        with db.begin() as conn:
+            found = privacy.export(conn, email)
+    finally:
+        db.dispose()
+    click.echo(json.dumps(found, indent=2, ensure_ascii=False))
+
+
+@privacy_group.command()
+@click.argument("email")
+@click.pass_context
+@handles_errors
+def erase(ctx: click.Context, email: str) -> None:
+    """Forget EMAIL: a pseudonym in the history, the messages to them deleted. Refused
+    while they hold an upcoming booking or invitation."""
+    from p2pcal.store import journal, privacy
+    from p2pcal.wiring import open_database
+
+    db = open_database(_load(ctx))
+    try:
+        with db.begin() as conn:
+            done = privacy.erase(conn, email, journal.secret(conn))
+    except privacy.StillBooked as refused:
+        click.echo(f"p2pcal: {refused}", err=True)
+        sys.exit(1)
+    finally:
+        db.dispose()
+    click.echo(
+        f"{email} erased: {done.bookings} booking(s) now {done.pseudonym}, "
+        f"{done.answers} answer(s) emptied, {done.messages} message(s) deleted"
+    )
+
+
 @main.command()
 @click.option("--ids", is_flag=True, help="Add each session's id (for `p2pcal session`).")
 @click.pass_context

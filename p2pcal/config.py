@@ -55,6 +55,8 @@ class Config:
     rules: Rules
     rooms: tuple[Room, ...] = ()
     """Rooms to book for in-person sessions, in the order they are tried."""
+    retention: timedelta = timedelta(days=90)
+    """Sessions over for longer than this are deleted with everything about them."""
 
     def coach(self, email: str) -> Coach | None:
         return next((c for c in self.coaches if c.email == email), None)
@@ -158,6 +160,11 @@ def _parse(source: str, base: Path, raw: dict[str, Any]) -> Config:
     employees = _roster(source, base, top.get("roster", _table, empty))
     nothing: list[Any] = []
     rooms = _rooms(source, top.get("rooms", _list, nothing))
+    privacy = _Section(source, "privacy", top.get("privacy", _table, empty))
+    retention = privacy.get("retention", cv.as_duration, timedelta(days=90))
+    privacy.finish()
+    if retention < timedelta(days=1):
+        raise ConfigError(source, "privacy.retention", "must be at least a day")
     rules = _rules(source, top, capacity, employees)
     top.finish()
     return Config(
@@ -177,6 +184,7 @@ def _parse(source: str, base: Path, raw: dict[str, Any]) -> Config:
         timeout=timeout,
         rules=rules,
         rooms=rooms,
+        retention=retention,
     )
 
 

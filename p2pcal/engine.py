@@ -40,7 +40,7 @@ from p2pcal.model import (
 from p2pcal.planner import Context, People, Plan, Policy, rooms
 from p2pcal.planner.counter import plan_counter
 from p2pcal.ports import BlockSource, ManyCalendars, OnlineMeetings, ResponseSource
-from p2pcal.store import journal, state
+from p2pcal.store import journal, privacy, state
 from p2pcal.store import rooms as store_rooms
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 INBOX_CURSOR = "responses"
 EXPANDED_CURSOR = "expanded-at"
 REEXPAND_EVERY = timedelta(hours=1)
+PURGED_CURSOR = "purged-at"
+PURGE_EVERY = timedelta(days=1)
 RESPONSE_BATCH = 50
 """Replies fetched (and parsed) at a time; the inbox cursor moves after each batch. Small
 enough that a daemon restarted over a backlog journals its first replies soon: with 200,
@@ -315,6 +317,17 @@ class Engine:
         located = replace(occurrence, location=planner.with_link(occurrence.location, link))
         return located, occurrence.location
 
+    def _purge_if_due(self, now: datetime) -> None:
+        """Once a day: sessions over for longer than the retention, and all about them."""
+        with self.transaction() as conn:
+            last = journal.cursor(conn, PURGED_CURSOR)
+            if last and now - datetime.fromisoformat(last) < PURGE_EVERY:
+                return
+            gone = privacy.purge(conn, now - self.config.retention)
+            journal.set_cursor(conn, PURGED_CURSOR, now.isoformat())
+        if gone:
+            log.info("retention: %d session(s) over for %s deleted", gone, self.config.retention)
+
     def _reexpand_if_due(self, round_: Round) -> None:
         """Recurring blocks yield new occurrences as the horizon moves on."""
         ctx = self.context()
@@ -458,6 +471,7 @@ class Engine:
 
     def tick(self, round_: Round) -> None:
         ctx = self.context()
+        self._purge_if_due(ctx.now)
         longest = max(self.config.reminders, default=timedelta(0))
         round_.invitations += sweeps.run(self)
         with self.transaction() as conn:
