@@ -85,9 +85,9 @@ def test_export_erase_and_retention(
                 for row in conn.execute(select(table))
                 for v in row
             )
-        assert ann not in everything.lower(), [
-            w for w in everything.split() if ann in w.lower()
-        ][:3]
+        assert ann not in everything.lower(), [w for w in everything.split() if ann in w.lower()][
+            :3
+        ]
         with wired.db.begin() as conn:  # the seat still counts in the history
             assert (
                 conn.execute(
