@@ -54,6 +54,8 @@ class ResponseReader:
             cursor[len(_CURSOR_PREFIX) :] if cursor and cursor.startswith(_CURSOR_PREFIX) else None
         )
         mailbox = self._organizer.email
+        replies: list[InboundReply] = []
+        offset = 0
         with self._exchange.errors(f"read the answers in {mailbox}"):
             account = self._exchange.account(mailbox)
             try:
@@ -64,14 +66,20 @@ class ResponseReader:
                     "ews: the sync state of %s expired; reading every answer again", mailbox
                 )
                 page = sync_page(account, account.calendar, None, limit)
-            items = fetch(account, page.changed, _FIELDS)
-        # Exchange keeps response times to the second: within one, the order of the
-        # changes (the sync order) tells who answered first
-        position = {item.id: n for n, item in enumerate(page.changed)}
-        replies = sorted(
-            (reply for item in items for reply in _answers(item, position.get(item.id, 0))),
-            key=lambda r: (r.received_at, r.order),
-        )
+            while True:
+                items = fetch(account, page.changed, _FIELDS)
+                # Exchange keeps response times to the second: within one, the order of
+                # the changes (the sync order) tells who answered first
+                position = {item.id: offset + n for n, item in enumerate(page.changed)}
+                offset += len(page.changed)
+                replies += [
+                    reply for item in items for reply in _answers(item, position.get(item.id, 0))
+                ]
+                # changes that are no answers (our own updates) must not hold answers back
+                if page.last or len(replies) >= limit:
+                    break
+                page = sync_page(account, account.calendar, page.state, limit)
+        replies.sort(key=lambda r: (r.received_at, r.order))
         return ResponseBatch(tuple(replies), _CURSOR_PREFIX + page.state)
 
     def wait(self, timeout: float) -> bool:

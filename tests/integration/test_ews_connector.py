@@ -332,3 +332,16 @@ def test_delegate_access_reads_only_the_mailboxes_shared_with_the_account(
             ews.poll(EMPLOYEES[0], None)
     finally:
         ews.close()
+
+
+def test_many_changes_that_are_no_answers_do_not_hold_an_answer_back(
+    server: EwsServer, ews: EwsConnector
+) -> None:
+    cursor = ews.fetch(None, 50).cursor
+    ews.deliver(_invitation(EMPLOYEES[0]), "<req-0>", "You are invited.")
+    for n in range(55):  # our own invitations to people with no mailbox here
+        ews.deliver(_invitation(f"guest{n}@elsewhere.example"), f"<req-g{n}>", "You are invited.")
+    (request,) = [m for m in _inbox(server, EMPLOYEES[0]) if type(m).__name__ == "MeetingRequest"]
+    request.accept()
+    batch = ews.fetch(cursor, 50)
+    assert [(r.sender, r.partstat) for r in batch.replies] == [(EMPLOYEES[0], PartStat.ACCEPTED)]
