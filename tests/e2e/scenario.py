@@ -182,6 +182,25 @@ email = "{ORGANIZER}"
         return [m.subject for m in self.people.messages(email)]
 
 
+def one_coach_deployment(
+    root: Path, blocks: Coaches, people: People, coach: str, employees: list[str], extra: str = ""
+) -> Deployment:
+    """A deployment of one coach (Berlin) on ``blocks`` and ``people``, its config written."""
+    calendar = blocks.calendar(coach, "Coach")
+    deployment = Deployment(
+        root,
+        None,
+        None,
+        {coach: ("Europe/Berlin", calendar)},
+        employees,
+        root / "clock",
+        blocks,
+        people,
+    )
+    deployment.write_config(extra=extra)
+    return deployment
+
+
 def _dtstart(calendar: str) -> str:
     event = calendar[calendar.index("BEGIN:VEVENT") :]
     return next(line for line in event.splitlines() if line.startswith("DTSTART"))

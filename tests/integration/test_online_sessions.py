@@ -16,7 +16,7 @@ from p2pcal import config as config_module
 from p2pcal.daemon import run_round
 from p2pcal.wiring import Wired, wire
 from tests.e2e.backends import M365, GraphCoaches, GraphPeople, graph_tenant
-from tests.e2e.scenario import Deployment
+from tests.e2e.scenario import one_coach_deployment
 from tests.servers.graph import GraphServer
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -54,18 +54,9 @@ def world(tmp_path: Path) -> Iterator[World]:
         coaches, people = GraphCoaches(m365), GraphPeople(m365)
         for email in EMPLOYEES:
             m365.enrol(email, email.split("@")[0])
-        calendar = coaches.calendar(COACH, "Coach")
-        deployment = Deployment(
-            tmp_path,
-            None,
-            None,
-            {COACH: ("Europe/Berlin", calendar)},
-            EMPLOYEES,
-            tmp_path / "clock",
-            coaches,
-            people,
+        deployment = one_coach_deployment(
+            tmp_path, coaches, people, COACH, EMPLOYEES, "[quota]\nper_month = 5\n"
         )
-        deployment.write_config(extra="[quota]\nper_month = 5\n")
         clock = Clock()
         wired = wire(config_module.load(deployment.config_path), clock)
         try:

@@ -20,7 +20,7 @@ from p2pcal.daemon import run_round
 from p2pcal.store.schema import room_reservations, sessions
 from p2pcal.wiring import Wired, wire
 from tests.e2e.backends import ExchangeCoaches, ExchangePeople, Outlook, exchange_server
-from tests.e2e.scenario import Deployment
+from tests.e2e.scenario import one_coach_deployment
 from tests.servers.ews import EwsServer
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -42,18 +42,7 @@ def world(tmp_path: Path) -> Iterator[tuple[EwsServer, Outlook, ExchangeCoaches,
         coaches, people = ExchangeCoaches(outlook), ExchangePeople(outlook)
         for email in EMPLOYEES:
             outlook.enrol(email, email.split("@")[0])
-        calendar = coaches.calendar(COACH, "Coach")
-        deployment = Deployment(
-            tmp_path,
-            None,
-            None,
-            {COACH: ("Europe/Berlin", calendar)},
-            EMPLOYEES,
-            tmp_path / "clock",
-            coaches,
-            people,
-        )
-        deployment.write_config()
+        deployment = one_coach_deployment(tmp_path, coaches, people, COACH, EMPLOYEES)
         config = deployment.config_path
         text = (
             config.read_text()
