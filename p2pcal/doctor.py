@@ -9,13 +9,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 
 from p2pcal.config import Config, ConnectorConfig
 from p2pcal.errors import P2PError
 from p2pcal.plugins import load_factory
 from p2pcal.ports import CheckTargets, Connector, ConnectorContext, Finding, SelfChecking
-from p2pcal.store.db import open_engine
+from p2pcal.store.db import open_engine, schema_is_current
 
 log = logging.getLogger(__name__)
 
@@ -64,18 +64,23 @@ def _connector(
 
 def _database(config: Config) -> Finding:
     subject = "database"
+    shown = make_url(config.database).render_as_string(hide_password=True)
     try:
         db = open_engine(config.database)
         try:
             with db.connect() as conn:
                 conn.execute(text("SELECT 1"))
+            current = schema_is_current(db)
         finally:
             db.dispose()
     except Exception as error:  # any driver error: say it in one line
-        return Finding(
-            subject, False, f"cannot open {config.database}: {type(error).__name__}: {error}"
-        )
-    return Finding(subject, True, f"{config.database} opens")
+        return Finding(subject, False, f"cannot open {shown}: {type(error).__name__}: {error}")
+    schema = (
+        "schema up to date"
+        if current
+        else "schema older than this p2pcal (`p2pcal run` upgrades it)"
+    )
+    return Finding(subject, True, f"{shown} opens; {schema}")
 
 
 def render(finding: Finding) -> str:
