@@ -32,7 +32,7 @@ def _setup_logging(verbose: int) -> None:
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
     # the HTTP and mail libraries log request bodies at debug: keep them out of our logs
-    for noisy in ("caldav", "urllib3", "niquests", "requests", "mail.log"):
+    for noisy in ("caldav", "urllib3", "niquests", "requests", "mail.log", "exchangelib", "msal"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
