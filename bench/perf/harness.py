@@ -50,11 +50,22 @@ class ListInbox:
     """The ResponseSource port over a list the benchmark appends replies to."""
 
     replies: list[InboundReply] = field(default_factory=list)
+    forgotten: int = 0
+    """Replies dropped from the front of ``replies``; cursors still count them."""
 
     def fetch(self, cursor: str | None, limit: int) -> ResponseBatch:
-        start = int(cursor or 0)
+        start = int(cursor or 0) - self.forgotten
+        if start < 0:
+            raise ValueError(f"cursor {cursor} is before the replies kept")
         batch = tuple(self.replies[start : start + limit])
-        return ResponseBatch(batch, str(start + len(batch)))
+        return ResponseBatch(batch, str(self.forgotten + start + len(batch)))
+
+    def forget(self, cursor: str | None) -> None:
+        """Drop the replies before ``cursor``: a mailbox's messages are not in the
+        daemon's memory, so a long benchmark should not hold them in the engine's."""
+        taken = int(cursor or 0)
+        del self.replies[: taken - self.forgotten]
+        self.forgotten = max(self.forgotten, taken)
 
     def wait(self, timeout: float) -> bool:
         return False

@@ -29,9 +29,10 @@ from sqlalchemy import func, select
 from bench.perf.harness import ListInbox, StaticCalendars, bench_config, make_engine
 from bench.perf.measure import Stopwatch, peak_rss_mb, quiet
 from bench.workload import SIZES, START, generate
-from p2pcal.engine import Engine, Round
+from p2pcal.engine import INBOX_CURSOR, Engine, Round
 from p2pcal.model import InboundReply, ITipMethod, PartStat
 from p2pcal.planner.rules import Rules
+from p2pcal.store import journal
 from p2pcal.store.schema import bookings, outbox, responses, sessions
 
 WEEKS = 4
@@ -116,6 +117,8 @@ class Driver:
             self.engine.take_responses(round_)
         with self.ticks.timing():
             self.engine.tick(round_)
+        with self.engine.db.begin() as conn:
+            self.inbox.forget(journal.cursor(conn, INBOX_CURSOR))
 
     def answer(self) -> bool:
         """One batch of replies and the round that takes them; False when nothing is left
@@ -162,7 +165,7 @@ class Driver:
             chosen.append((employee, uid, partstat))
         for employee, uid, partstat in chosen:
             self.now += timedelta(seconds=1)
-            order = len(self.inbox.replies) + 1
+            order = self.inbox.forgotten + len(self.inbox.replies) + 1
             self.inbox.replies.append(
                 InboundReply(
                     f"m{order}",
