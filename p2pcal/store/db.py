@@ -28,10 +28,7 @@ def open_engine(url: str) -> Engine:
         path = url.removeprefix("sqlite:///")
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        # One connection kept (the daemon writes from one thread); more are opened when
-        # threads need them and closed when given back, so that only one 32 MiB page
-        # cache stays (each pooled connection filled its own: 242 MB at 45,000 replies).
-        engine = create_engine(url, connect_args={"timeout": 30}, pool_size=1, max_overflow=16)
+        engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
