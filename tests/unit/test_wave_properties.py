@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import tempfile
 from collections import Counter
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -21,6 +20,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bench.ports import SimInbox
 from p2pcal.config import Config, ConnectorConfig
 from p2pcal.engine import Engine, Round
 from p2pcal.ledger import SessionView
@@ -34,7 +34,6 @@ from p2pcal.model import (
     ITipMethod,
     PartStat,
     Person,
-    ResponseBatch,
     WorkingHours,
 )
 from p2pcal.planner.rules import Mixing, Rules
@@ -60,24 +59,6 @@ class FakeCalendars:
             CalendarItem(href, "e", data) for href, data in self.items.get(calendar, {}).items()
         )
         return CalendarDelta(changed=items, removed=(), cursor="full", complete=True)
-
-    def close(self) -> None:
-        pass
-
-
-@dataclass
-class FakeInbox:
-    """The ResponseSource port over a list the test appends replies to."""
-
-    replies: list[InboundReply] = field(default_factory=list)
-
-    def fetch(self, cursor: str | None, limit: int) -> ResponseBatch:
-        start = int(cursor or 0)
-        batch = tuple(self.replies[start : start + limit])
-        return ResponseBatch(batch, str(start + len(batch)))
-
-    def wait(self, timeout: float) -> bool:
-        return False
 
     def close(self) -> None:
         pass
@@ -137,7 +118,7 @@ class World:
         self.now = T0
         coach = Coach("coach@corp.example", "Coach", "Europe/Berlin", "cal", site="HQ")
         self.calendars = FakeCalendars()
-        self.inbox = FakeInbox()
+        self.inbox = SimInbox()
         config = Config(
             path=root / "config.toml",
             database=f"sqlite:///{root / 'state.sqlite3'}",
