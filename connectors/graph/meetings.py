@@ -25,6 +25,8 @@ from p2pcal.model import Email, Invitation, ITipMethod, Person
 log = logging.getLogger(__name__)
 
 TRANSACTION_PREFIX = "p2p:"
+APPLIED = "String {8f3c1d2e-5b7a-4e61-9c0d-2a4b6e8f1a3c} Name p2pcal-message"
+"""A named extended property: the outbox key of the last change applied to an event."""
 
 
 def transaction_id(uid: str, sequence: int) -> str:
@@ -84,7 +86,7 @@ class Meetings:
         self, invitation: Invitation, message_id: str, text: str, subject: str | None = None
     ) -> None:
         if invitation.method is ITipMethod.REQUEST:
-            self._request(invitation, text)
+            self._request(invitation, message_id, text)
         elif invitation.method is ITipMethod.CANCEL:
             self._cancel(invitation, text)
         else:  # DECLINECOUNTER has no Graph form: the text goes as a message
@@ -132,7 +134,7 @@ class Meetings:
             raise TemporaryError(f"graph: no Teams join link for session {key} yet")
         return str(link)
 
-    def _request(self, invitation: Invitation, text: str) -> None:
+    def _request(self, invitation: Invitation, message_id: str, text: str) -> None:
         body: dict[str, Any] = {
             "subject": invitation.summary,
             "body": {"contentType": "text", "content": text},
@@ -143,12 +145,19 @@ class Meetings:
             "allowNewTimeProposals": True,
             "isReminderOn": False,
         }
+        # the outbox key of the change rides on the event: a change sent again after a
+        # crash (between sending and marking sent) is recognised, not sent to them twice
+        body["singleValueExtendedProperties"] = [{"id": APPLIED, "value": message_id}]
         event_id = self._find(invitation.uid)
         if event_id is not None:
+            path = f"{self._base}/events/{event_id}"
             try:
-                self._http.call(
-                    "PATCH", f"{self._base}/events/{event_id}", self._organizer.email, body=body
-                )
+                if self._applied(path) == message_id:
+                    log.info(
+                        "graph: %s already applied to %s", message_id, invitation.attendee.email
+                    )
+                    return
+                self._http.call("PATCH", path, self._organizer.email, body=body)
                 return
             except Gone:
                 self._index.forget(invitation.uid)  # deleted in Outlook: make it again
@@ -165,6 +174,22 @@ class Meetings:
         }
         created = self._http.call("POST", f"{self._base}/events", self._organizer.email, body=body)
         self._index.learn(created)
+
+    def _applied(self, path: str) -> str | None:
+        """The outbox key of the last change applied to an event."""
+        event = self._http.call(
+            "GET",
+            path,
+            self._organizer.email,
+            params={
+                "$select": "id",
+                "$expand": f"singleValueExtendedProperties($filter=id eq '{APPLIED}')",
+            },
+        )
+        for prop in (event or {}).get("singleValueExtendedProperties") or ():
+            if prop.get("id", "").lower() == APPLIED.lower():
+                return str(prop.get("value"))
+        return None
 
     def _cancel(self, invitation: Invitation, text: str) -> None:
         event_id = self._find(invitation.uid)

@@ -165,6 +165,8 @@ def test_invitations_are_events_with_one_attendee_and_answers_come_back(
         graph.deliver(_invitation(email), f"<req-{email}>", "You are invited.")
     graph.deliver(_invitation(EMPLOYEES[0]), f"<req-{EMPLOYEES[0]}>", "You are invited.")  # resent
     assert len([e for e in server.events(ORGANIZER.email)]) == 2
+    kinds = [m.get("meetingMessageType") for m in server.messages(EMPLOYEES[0])]
+    assert kinds == ["meetingRequest"]  # the resend was recognised, not sent again
     for email in EMPLOYEES:
         event = _their_event(server, email)
         assert [a["emailAddress"]["address"] for a in event["attendees"]] == [email]
