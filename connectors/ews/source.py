@@ -14,10 +14,10 @@ from typing import Any
 from exchangelib import CalendarItem as EwsItem
 from exchangelib.errors import ErrorInvalidSyncStateData
 
+from connectors import mailboxes
 from connectors.ews.accounts import Exchange
 from connectors.ews.blocks import FIELDS, Unsupported, item_ics
 from connectors.ews.sync import fetch, sync_page
-from p2pcal.errors import PermanentError
 from p2pcal.model import CalendarDelta, CalendarItem
 
 log = logging.getLogger(__name__)
@@ -26,17 +26,7 @@ _CURSOR_PREFIX = "ews1:"
 
 
 def mailbox_of(calendar: str) -> str:
-    """The mailbox a coach's ``calendar`` setting names (``coach@corp`` or ``mailto:coach@corp``).
-
-    >>> mailbox_of("mailto:Ann@Corp.example")
-    'ann@corp.example'
-    """
-    address = calendar.strip()
-    if address.lower().startswith("mailto:"):
-        address = address[len("mailto:") :]
-    if "@" not in address or "/" in address:
-        raise PermanentError(f"ews: calendar {calendar!r} must be the coach's mailbox address")
-    return address.lower()
+    return mailboxes.mailbox_of(calendar, "ews")
 
 
 class BlockReader:

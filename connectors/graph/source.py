@@ -9,10 +9,11 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
+from connectors import mailboxes
 from connectors.graph.delta import AHEAD, BEHIND, DeltaReader, Page, headers, parse
 from connectors.graph.events import event_ics, series_ics
 from connectors.graph.http import BATCH_LIMIT, Gone, GraphHttp
-from p2pcal.errors import P2PError, PermanentError
+from p2pcal.errors import P2PError
 from p2pcal.model import CalendarDelta, CalendarItem
 
 log = logging.getLogger(__name__)
@@ -22,13 +23,7 @@ _UTC = {"Prefer": 'outlook.timezone="UTC"'}
 
 
 def mailbox_of(calendar: str) -> str:
-    """The mailbox a coach's ``calendar`` setting names (``coach@corp`` or ``mailto:...``)."""
-    address = calendar.strip()
-    if address.lower().startswith("mailto:"):
-        address = address[len("mailto:") :]
-    if "@" not in address or "/" in address:
-        raise PermanentError(f"graph: calendar {calendar!r} must be the coach's mailbox address")
-    return address.lower()
+    return mailboxes.mailbox_of(calendar, "graph")
 
 
 class BlockReader:
