@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn
 
 import requests
 from exchangelib import (
@@ -41,7 +41,6 @@ from p2pcal.errors import (
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 
 _RIGHTS = (
     ews_errors.ErrorImpersonateUserDenied,
@@ -98,11 +97,6 @@ class Exchange:
                 self._accounts[key] = found
             return found
 
-    def forget(self, mailbox: str) -> None:
-        """Drop a mailbox's cached folders (after ErrorItemNotFound on a folder, say)."""
-        with self._lock:
-            self._accounts.pop(mailbox.lower(), None)
-
     @contextmanager
     def errors(self, doing: str) -> Iterator[None]:
         """Turn what exchangelib and requests raise into p2pcal's errors, naming ``doing``."""
@@ -112,10 +106,6 @@ class Exchange:
             raise
         except Exception as error:  # exchangelib raises many kinds; each is sorted below
             translate(error, doing, self.settings)
-
-    def call(self, doing: str, function: Callable[[], T]) -> T:
-        with self.errors(doing):
-            return function()
 
     def close(self) -> None:
         with self._lock:
