@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import signal
 import sys
 from collections.abc import Callable
@@ -227,9 +228,11 @@ def status(ctx: click.Context, ids: bool) -> None:
 def status_table(db: Any, config: Config, now: datetime, ids: bool = False) -> str:
     from p2pcal.report import text_table
     from p2pcal.store import state
+    from p2pcal.sweeps import pace
 
     with db.begin() as conn:
         views = state.upcoming(conn, now)
+        bucket, daily = pace(conn, config.rules, config.horizon, now)
     header: tuple[str, ...] = (
         "start (coach's zone)",
         "topic",
@@ -255,7 +258,12 @@ def status_table(db: Any, config: Config, now: datetime, ids: bool = False) -> s
         rows.append((session.id, *row) if ids else row)
     if len(rows) == 1:
         return "no upcoming sessions"
-    return text_table(rows)
+    footer = (
+        f"invitations the waves may send now: {bucket.allowance()} (pace: {daily:.0f} a day)"
+        if math.isfinite(daily)
+        else "invitations are not paced (pace = 0)"
+    )
+    return f"{text_table(rows)}\n\n{footer}"
 
 
 @main.group(name="session")

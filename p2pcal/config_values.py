@@ -92,6 +92,20 @@ def as_positive_int(value: object) -> int:
     return number
 
 
+def as_non_negative_int(value: object) -> int:
+    number = as_int(value)
+    if number < 0:
+        raise ValueError(f"expected 0 or more, got {number}")
+    return number
+
+
+def as_non_negative_number(value: object) -> float:
+    number = as_float(value)
+    if not 0 <= number < float("inf"):
+        raise ValueError(f"expected 0 or a positive number, got {value!r}")
+    return number
+
+
 _HOURS = re.compile(
     r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*(?:([a-z]{3})\s*-\s*([a-z]{3}))?\s*$"
 )

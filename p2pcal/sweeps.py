@@ -8,6 +8,7 @@ on the next round.
 from __future__ import annotations
 
 import logging
+import math
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from weakref import WeakKeyDictionary
@@ -18,15 +19,19 @@ from p2pcal import planner
 from p2pcal.ledger import Mix, SessionView
 from p2pcal.model import BookingState, Session
 from p2pcal.planner import Context, Plan
+from p2pcal.planner.pacing import Bucket, daily_budget
 from p2pcal.planner.replies import Standing
-from p2pcal.planner.rules import Mixing
+from p2pcal.planner.rules import Mixing, Rules
 from p2pcal.planner.waves import Pool, month_of, plan_expiry, plan_quota_used, plan_wave, widened
-from p2pcal.store import state
+from p2pcal.store import journal, state
 
 if TYPE_CHECKING:
     from p2pcal.engine import Engine
 
 log = logging.getLogger(__name__)
+
+BUDGET_CURSOR = "invitations.budget"
+"""The pace's token bucket (:class:`p2pcal.planner.pacing.Bucket`), kept with the state."""
 
 
 def mix_for(view: SessionView, ctx: Context, engine: Engine) -> Mix | None:
@@ -227,22 +232,37 @@ def waves(engine: Engine) -> int:
             rules.wave_size(True),
             ctx.now + rules.widen_before,
         )
+        if not due:
+            return 0
+        bucket, daily = pace(conn, rules, engine.config.horizon, ctx.now)
+        allowed = bucket.allowance()
         mixing = rules.mixing is Mixing.DEPARTMENTS
         for session in due_sessions(engine, conn, due):
+            if sent >= allowed:
+                log.debug("invitation waves: the pace (%.0f a day) is used up", daily)
+                break
             if not pool.has_candidates(session):
                 continue  # most rounds, for most sessions: spare the queries
             view = state.view(conn, session.id)
             assert view is not None
             confirmed = [b.employee for b in view.confirmed]
             met = state.met_with(conn, confirmed) if mixing else frozenset()
-            plan = plan_wave(view, pool, met, ctx)
+            plan = plan_wave(view, pool, met, ctx, limit=allowed - sent)
             if plan.bookings:
                 engine.commit(conn, plan, ctx)
                 pool.note(plan)
                 sent += len(plan.bookings)
+        if sent and math.isfinite(daily):
+            journal.set_cursor(conn, BUDGET_CURSOR, bucket.spent(sent).dump())
     if sent:
         log.info("invitation waves: %d invitations", sent)
     return sent
+
+
+def pace(conn: Connection, rules: Rules, horizon: timedelta, now: datetime) -> tuple[Bucket, float]:
+    """The invitations the waves may send now, and the daily budget that refills them."""
+    daily = daily_budget(rules, state.seats_offered(conn, now, now + horizon), horizon)
+    return Bucket.load(journal.cursor(conn, BUDGET_CURSOR), daily, now), daily
 
 
 def _months(start: datetime, end: datetime) -> list[str]:

@@ -43,6 +43,13 @@ class Rules:
     """A coach's cancellation this close to the start offers held seats elsewhere ..."""
     hold: timedelta = timedelta(hours=24)
     """... kept this long before they go to others."""
+    pace: float = 3.0
+    """Invitations a day at most this many per seat offered a day (the seats in the
+    horizon over its days); 0 turns pacing off (``p2pcal.planner.pacing``)."""
+    pace_floor: int = 500
+    """... but never fewer than this many a day."""
+    max_per_day: int = 0
+    """... and never more (0: no cap), e.g. under a mail server's sending limit."""
 
     def quota_for(self, group: str) -> int:
         return self.group_quotas.get(group, self.quota)

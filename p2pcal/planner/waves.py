@@ -307,11 +307,16 @@ def wanted_invitations(view: SessionView, rules: Rules, now: datetime) -> int:
     return max(0, rules.wave_size(widened(session, rules, now)) - len(view.open_invitations))
 
 
-def plan_wave(view: SessionView, pool: Pool, met: frozenset[str], ctx: Context) -> Plan:
-    """New invitations that bring the session's open invitations up to its wave."""
+def plan_wave(
+    view: SessionView, pool: Pool, met: frozenset[str], ctx: Context, limit: int | None = None
+) -> Plan:
+    """New invitations that bring the session's open invitations up to its wave, no more
+    than ``limit`` (what the pace leaves, :mod:`p2pcal.planner.pacing`)."""
     plan = Plan(outcome="wave")
     rules = pool.rules
     wanted = wanted_invitations(view, rules, ctx.now)
+    if limit is not None:
+        wanted = max(0, min(wanted, limit))
     if not wanted:
         return plan
     session = view.session

@@ -395,6 +395,14 @@ def sessions_short_of_invitations(
     return [(r.id, r.revision) for r in conn.execute(query)]
 
 
+def seats_offered(conn: Connection, start: datetime, end: datetime) -> int:
+    """The seats of the live sessions starting in [start, end) (the pace of the waves)."""
+    query = select(func.coalesce(func.sum(sessions.c.capacity), 0)).where(
+        sessions.c.state.in_(LIVE), sessions.c.start_utc >= start, sessions.c.start_utc < end
+    )
+    return int(conn.execute(query).scalar_one())
+
+
 def sessions_by_id(conn: Connection, ids: Collection[str]) -> dict[str, Session]:
     found: dict[str, Session] = {}
     wanted = sorted(ids)

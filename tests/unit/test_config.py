@@ -229,3 +229,18 @@ def test_bad_working_hours_and_mixing_mode_are_named(good: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         config.load(good)
     assert caught.value.key == "mixing.mode" and "departments" in caught.value.problem
+
+
+def test_pacing_keys_are_read_and_checked(good: Path) -> None:
+    good.write_text(GOOD + "\n[invitations]\npace = 2.5\npace_floor = 40\nmax_per_day = 9000\n")
+    rules = config.load(good).rules
+    assert (rules.pace, rules.pace_floor, rules.max_per_day) == (2.5, 40, 9000)
+    for value, expected in (("-1", "0 or a positive number"), ("nan", "0 or a positive number")):
+        good.write_text(GOOD + f"\n[invitations]\npace = {value}\n")
+        with pytest.raises(ConfigError) as caught:
+            config.load(good)
+        assert caught.value.key == "invitations.pace" and expected in caught.value.problem
+    good.write_text(GOOD + "\n[invitations]\nmax_per_day = -5\n")
+    with pytest.raises(ConfigError) as caught:
+        config.load(good)
+    assert caught.value.key == "invitations.max_per_day" and "0 or more" in caught.value.problem
