@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import ctypes
+import json
 import logging
 import math
 import os
 import resource
 import time
+import tracemalloc
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 _TICKS = os.sysconf("SC_CLK_TCK")
@@ -115,3 +119,101 @@ def quiet(logger: str = "p2pcal") -> Iterator[None]:
         yield
     finally:
         log.setLevel(level)
+
+
+def _status_kib(pid: int | None = None) -> dict[str, int]:
+    """The ``Vm*``/``Rss*`` lines of ``/proc/<pid>/status``, in KiB."""
+    found: dict[str, int] = {}
+    with open(f"/proc/{pid or 'self'}/status", encoding="ascii") as status:
+        for line in status:
+            name, _, value = line.partition(":")
+            if name.startswith(("Vm", "Rss")) and value.strip().endswith("kB"):
+                found[name] = int(value.split()[0])
+    return found
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena",
+            "ordblks",
+            "smblks",
+            "hblks",
+            "hblkhd",
+            "usmblks",
+            "fsmblks",
+            "uordblks",
+            "fordblks",
+            "keepcost",
+        )
+    ]
+
+
+def _native() -> tuple[Any, Any]:
+    """glibc and the SQLite library this Python uses, through ctypes (None where absent)."""
+    try:
+        libc: Any = ctypes.CDLL(None)
+        libc.mallinfo2.restype = _MallInfo2
+    except (OSError, AttributeError, TypeError):
+        libc = None
+    try:
+        import _sqlite3
+
+        sqlite: Any = ctypes.CDLL(_sqlite3.__file__)
+        sqlite.sqlite3_memory_used.restype = ctypes.c_int64
+    except (OSError, AttributeError, ImportError):
+        sqlite = None
+    return libc, sqlite
+
+
+class MemoryProbe:
+    """One JSON line per :meth:`sample` into ``out``: where this process's memory is.
+
+    RSS and its peak (``/proc/self/status``); glibc's heap (``mallinfo2``: ``arena`` +
+    ``hblkhd`` taken from the OS, ``uordblks`` in use, ``fordblks`` free but kept);
+    SQLite's own allocations (``sqlite3_memory_used``: its page caches, statements);
+    and, with ``trace``, the Python heap traced by ``tracemalloc`` since the probe
+    started (``tracemalloc`` itself costs memory and CPU: off for figures).
+    """
+
+    def __init__(self, out: Path, trace: bool = False) -> None:
+        self.out = out.open("a", encoding="utf-8")
+        self.libc, self.sqlite = _native()
+        self.trace = trace
+        if trace:
+            tracemalloc.start()
+
+    def sample(self, **labels: Any) -> dict[str, Any]:
+        mib = 1024 * 1024
+        status = _status_kib()
+        line: dict[str, Any] = dict(labels)
+        line["t"] = round(time.time(), 3)
+        line["rss"] = round(status.get("VmRSS", 0) / 1024, 1)
+        line["hwm"] = round(status.get("VmHWM", 0) / 1024, 1)
+        line["anon"] = round(status.get("RssAnon", 0) / 1024, 1)
+        if self.libc is not None:
+            info = self.libc.mallinfo2()
+            line["malloc_os"] = round((info.arena + info.hblkhd) / mib, 1)
+            line["malloc_used"] = round((info.uordblks + info.hblkhd) / mib, 1)
+            line["malloc_free"] = round(info.fordblks / mib, 1)
+        if self.sqlite is not None:
+            line["sqlite"] = round(self.sqlite.sqlite3_memory_used() / mib, 1)
+        if self.trace:
+            current, peak = tracemalloc.get_traced_memory()
+            line["py"] = round(current / mib, 1)
+            line["py_peak"] = round(peak / mib, 1)
+            tracemalloc.reset_peak()
+        self.out.write(json.dumps(line) + "\n")
+        self.out.flush()
+        return line
+
+    def top(self, limit: int = 15) -> list[str]:
+        """The traced Python heap's largest holders by line (only with ``trace``)."""
+        if not self.trace:
+            return []
+        stats = tracemalloc.take_snapshot().statistics("lineno")
+        return [str(s) for s in stats[:limit]]
+
+    def close(self) -> None:
+        self.out.close()
