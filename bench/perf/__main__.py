@@ -77,7 +77,9 @@ def poll_rows(result: poll.PollResult) -> list[Row]:
         Row(
             "first poll (no cursor): per calendar",
             f"{first.requests} req, {first.bytes:,} B, {_ms(first.seconds)} ms",
-            f"Radicale's cache build {_ms(result.cache_build_seconds / n)} ms",
+            f"Radicale's cache build {_ms(result.cache_build_seconds)} ms (one calendar); "
+            f"first REPORT, caches copied: {_ms(result.first_report_seconds / n)} ms "
+            f"({result.cache_entries_rebuilt} entries rebuilt)",
         ),
     ]
 

@@ -10,8 +10,10 @@ wall time beyond the bare REPORT on the same calendars.
 from __future__ import annotations
 
 import http.client
+import os
 import statistics
 import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,10 +22,11 @@ from urllib.parse import urlsplit
 
 from caldav.davclient import DAVClient
 from caldav.elements import dav
+from sqlalchemy import select
 
 from bench.perf.harness import ListInbox, bench_config, make_engine
 from bench.perf.measure import Traffic, quiet
-from bench.perf.seed import BLOCK_TZ, SeededCalendar, calendar_item, seed
+from bench.perf.seed import BLOCK_TZ, SeededCalendar, calendar_item, replicate, seed
 from connectors.dav import bodies
 from connectors.dav.connector import DavConnector
 from connectors.dav.multistatus import parse_multistatus
@@ -33,6 +36,7 @@ from p2pcal.model import Coach
 from p2pcal.planner.rules import Rules
 from p2pcal.plugins import load_factory
 from p2pcal.ports import ConnectorContext
+from p2pcal.store.schema import sessions
 
 NOW = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 BLOCKS_PER_CALENDAR = 10
@@ -58,7 +62,14 @@ class PollResult:
     calendars: int
     items: int
     seed_seconds: float
+    """Writing one calendar, then copying it (:func:`replicate`) for the others."""
     cache_build_seconds: float
+    """Radicale's first REPORT on the first calendar: it builds its caches."""
+    first_report_seconds: float
+    """The first REPORT (no sync token) on every calendar, served from the copied caches."""
+    cache_entries_rebuilt: int
+    """Item cache entries of the copies that Radicale wrote anew on that first REPORT
+    (0 when the copied caches served it)."""
     first_poll: Cost
     no_change: Cost
     one_change: Cost
@@ -85,17 +96,26 @@ def run(root: Path, calendars: int, items: int, rounds: int = 3) -> PollResult:
 def _run(root: Path, calendars: int, items: int, rounds: int) -> PollResult:
     server = RadicaleServer(root / "dav")
     started = time.perf_counter()
-    seeded = seed(server.storage_dir, calendars, items, BLOCKS_PER_CALENDAR, NOW)
+    seeded = seed(server.storage_dir, 1, items, BLOCKS_PER_CALENDAR, NOW)
     seed_seconds = time.perf_counter() - started
+    with server:  # Radicale builds one calendar's caches
+        started = time.perf_counter()
+        RawDav(server.url).sync(seeded[0].path, None)
+        cache_build = time.perf_counter() - started
+    started = time.perf_counter()
+    seeded += replicate(server.storage_dir, seeded[0], calendars - 1)
+    seed_seconds += time.perf_counter() - started
     with server:
         raw = RawDav(server.url)
         started = time.perf_counter()
         tokens = {c.path: raw.sync(c.path, None)[0] for c in seeded}
-        cache_build = time.perf_counter() - started
+        first_report = time.perf_counter() - started
+        rebuilt = _rebuilt_cache_entries(server.storage_dir, seeded)
         full_fetch = _caldav_full_fetch(server.url, seeded)
         etag_listing = _caldav_etag_listing(server.url, seeded)
         engine, traffic, connector = _p2pcal(root, server.url, seeded)
         first = _measure(engine, traffic)
+        _check_sessions(engine, seeded)
         raws, no_changes = [], []
         for _ in range(rounds):  # interleaved, so both see the same server state
             raws.append(raw.poll_all(tokens))
@@ -109,6 +129,8 @@ def _run(root: Path, calendars: int, items: int, rounds: int) -> PollResult:
         items=items,
         seed_seconds=seed_seconds,
         cache_build_seconds=cache_build,
+        first_report_seconds=first_report,
+        cache_entries_rebuilt=rebuilt,
         first_poll=first,
         no_change=_median(no_changes),
         one_change=one_change,
@@ -116,6 +138,36 @@ def _run(root: Path, calendars: int, items: int, rounds: int) -> PollResult:
         full_fetch=full_fetch,
         etag_listing=etag_listing,
     )
+
+
+def _rebuilt_cache_entries(storage: Path, seeded: list[SeededCalendar]) -> int:
+    """The copies' item cache files that are no longer the first calendar's: Radicale
+    replaces a cache file (a new file, renamed over it) when it builds the entry anew."""
+    root = storage / "collection-root"
+    origin = root / seeded[0].user / seeded[0].name / ".Radicale.cache" / "item"
+    entries = {
+        e.name: e.stat().st_mtime_ns
+        for e in os.scandir(origin)
+        if not e.name.startswith(".Radicale")  # its lock file
+    }
+    if len(entries) < seeded[0].items:
+        raise RuntimeError(f"{origin}: {len(entries)} cache entries, not {seeded[0].items}")
+    rebuilt = 0
+    for calendar in seeded[1:]:
+        folder = root / calendar.user / calendar.name / ".Radicale.cache" / "item"
+        for name, mtime in entries.items():
+            rebuilt += (folder / name).stat().st_mtime_ns != mtime
+    return rebuilt
+
+
+def _check_sessions(engine: Engine, seeded: list[SeededCalendar]) -> None:
+    """Every calendar's blocks made sessions of their own, though the copies share UIDs."""
+    with engine.db.connect() as conn:
+        rows = conn.execute(select(sessions.c.id, sessions.c.calendar)).all()
+    per_calendar = Counter(calendar for _, calendar in rows)
+    expected = {c.path: BLOCKS_PER_CALENDAR for c in seeded}
+    if len({id_ for id_, _ in rows}) != len(rows) or dict(per_calendar) != expected:
+        raise RuntimeError(f"sessions per calendar {dict(per_calendar)}, expected {expected}")
 
 
 def _median(costs: list[Cost]) -> Cost:

@@ -6,12 +6,24 @@ collection as a folder ``collection-root/<user>/<calendar>/`` holding one ``<nam
 per item and a ``.Radicale.props`` JSON of its properties, exactly what a PUT leaves
 behind; its caches (``.Radicale.cache/``) it builds itself on first access. The caller
 reads the collections back through CalDAV to prove Radicale serves what was written.
+
+That first access costs ~5 ms of CPU per item (vobject parsing, an fsync per cache file):
+~100 s per calendar of 2,000 events, hours for 200 of them. :func:`replicate` therefore
+copies one calendar whose caches Radicale has built, caches included: Radicale keys an
+item's cache entry by its file name (href) and the SHA-256 of the file's bytes
+(``.Radicale.cache/item/<href>``, ``multifilesystem/cache.py``), its history by href
+and its sync tokens by the hash of every href and history etag, none of them by the
+collection's path, so a copy with the same files is served from the copied cache. The
+copies share the events' UIDs (and file contents); p2pcal keys a session by calendar
+and UID (``session_id``), so each calendar still makes sessions of its own.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import random
+import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -87,3 +99,39 @@ def seed(
             (folder / f"{uid}.ics").write_text(text, encoding="utf-8", newline="")
         made.append(SeededCalendar(user, name, f"/{user}/{name}/", items, tuple(hrefs)))
     return made
+
+
+def replicate(
+    storage: Path, source: SeededCalendar, calendars: int, start: int = 1
+) -> list[SeededCalendar]:
+    """``calendars`` copies of ``source`` (``coach<start>``, ``coach<start+1>``, ...),
+    its files and Radicale's caches (``.Radicale.cache/``) included, each with a display
+    name of its own. Files are hard links where the file system allows (Radicale replaces
+    a file by writing a new one and renaming it, never in place, so a change in one
+    calendar stays there); lock files are not copied (each collection makes its own)."""
+    root = storage / "collection-root"
+    origin = root / source.user / source.name
+    made = []
+    for c in range(start, start + calendars):
+        user = f"coach{c:03d}"
+        folder = root / user / source.name
+        shutil.copytree(origin, folder, copy_function=_link_or_copy, ignore=_locks)
+        props = {"D:displayname": f"Coach {c}", "tag": "VCALENDAR"}
+        props_file = folder / ".Radicale.props"
+        props_file.unlink()
+        props_file.write_text(json.dumps(props), encoding="utf-8")
+        path = f"/{user}/{source.name}/"
+        hrefs = tuple(path + h.rsplit("/", 1)[1] for h in source.block_hrefs)
+        made.append(SeededCalendar(user, source.name, path, source.items, hrefs))
+    return made
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def _locks(folder: str, names: list[str]) -> list[str]:
+    return [n for n in names if n.startswith(".Radicale.lock") or n.endswith(".lock")]
