@@ -162,6 +162,8 @@ def _native() -> tuple[Any, Any]:
 
         sqlite: Any = ctypes.CDLL(_sqlite3.__file__)
         sqlite.sqlite3_memory_used.restype = ctypes.c_int64
+        sqlite.sqlite3_memory_highwater.restype = ctypes.c_int64
+        sqlite.sqlite3_memory_highwater.argtypes = [ctypes.c_int]
     except (OSError, AttributeError, ImportError):
         sqlite = None
     return libc, sqlite
@@ -172,7 +174,8 @@ class MemoryProbe:
 
     RSS and its peak (``/proc/self/status``); glibc's heap (``mallinfo2``: ``arena`` +
     ``hblkhd`` taken from the OS, ``uordblks`` in use, ``fordblks`` free but kept);
-    SQLite's own allocations (``sqlite3_memory_used``: its page caches, statements);
+    SQLite's own allocations (``sqlite3_memory_used``: its page caches, statements; and
+    their peak since the last sample);
     and, with ``trace``, the Python heap traced by ``tracemalloc`` since the probe
     started (``tracemalloc`` itself costs memory and CPU: off for figures).
     """
@@ -199,6 +202,8 @@ class MemoryProbe:
             line["malloc_free"] = round(info.fordblks / mib, 1)
         if self.sqlite is not None:
             line["sqlite"] = round(self.sqlite.sqlite3_memory_used() / mib, 1)
+            # its peak since the last sample (the call resets it)
+            line["sqlite_peak"] = round(self.sqlite.sqlite3_memory_highwater(1) / mib, 1)
         if self.trace:
             current, peak = tracemalloc.get_traced_memory()
             line["py"] = round(current / mib, 1)
