@@ -37,6 +37,7 @@ from sqlalchemy import create_engine, func, select
 from bench.perf.harness import ListInbox, StaticCalendars, bench_config, make_engine
 from bench.perf.measure import MemoryProbe, Stopwatch, peak_rss_mb, quiet
 from bench.workload import SIZES, START, generate
+from p2pcal.daemon import release_memory
 from p2pcal.engine import INBOX_CURSOR, Engine, Round
 from p2pcal.model import InboundReply, ITipMethod, PartStat
 from p2pcal.planner.rules import Rules
@@ -162,6 +163,7 @@ class EngineSide:
             self.engine.tick(round_)
         with self.engine.db.begin() as conn:
             self.inbox.forget(journal.cursor(conn, INBOX_CURSOR))
+        release_memory()  # as the daemon's round ends (p2pcal.daemon.run_round)
 
     def finish(self) -> dict[str, Any]:
         """The engine's figures: CPU of each part, memory, counts from the store."""
