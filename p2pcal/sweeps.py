@@ -234,10 +234,10 @@ def waves(engine: Engine) -> int:
         )
         if not due:
             return 0
-        bucket, daily = pace(conn, rules, engine.config.horizon, ctx.now)
+        bucket, daily = pace(conn, rules, engine.config.horizon, len(roster), ctx.now)
         allowed = bucket.allowance()
         mixing = rules.mixing is Mixing.DEPARTMENTS
-        for session in due_sessions(engine, conn, due):
+        for session in due_sessions(engine, conn, by_priority(due, allowed, rules, ctx.now)):
             if sent >= allowed:
                 log.debug("invitation waves: the pace (%.0f a day) is used up", daily)
                 break
@@ -259,9 +259,29 @@ def waves(engine: Engine) -> int:
     return sent
 
 
-def pace(conn: Connection, rules: Rules, horizon: timedelta, now: datetime) -> tuple[Bucket, float]:
+def by_priority(due: list[state.Due], allowed: int, rules: Rules, now: datetime) -> list[state.Due]:
+    """The order the waves serve sessions in: earliest first; but when the pace leaves
+    fewer invitations than the sessions want, the sessions that still have time for
+    answers (not yet inside ``widen_before`` of their start) come first.
+
+    A session about to start gives its invitees hours to answer (the expiry is a third
+    of the time left), so most of them expire unanswered and are replaced every round:
+    spent on it, a short budget would go round in that loop while sessions with days to
+    fill wait (the deployment of a whole horizon at once would fill ~5 % of its first
+    weeks' seats, measured with ``bench.waves``)."""
+    widen_at = now + rules.widen_before
+    wanted = sum(max(0, rules.wave_size(d.start <= widen_at) - d.open) for d in due)
+    if wanted <= allowed:
+        return due
+    return [d for d in due if d.start > widen_at] + [d for d in due if d.start <= widen_at]
+
+
+def pace(
+    conn: Connection, rules: Rules, horizon: timedelta, employees: int, now: datetime
+) -> tuple[Bucket, float]:
     """The invitations the waves may send now, and the daily budget that refills them."""
-    daily = daily_budget(rules, state.seats_offered(conn, now, now + horizon), horizon)
+    seats = state.seats_offered(conn, now, now + horizon)
+    daily = daily_budget(rules, seats, horizon, employees)
     return Bucket.load(journal.cursor(conn, BUDGET_CURSOR), daily, now), daily
 
 
@@ -287,15 +307,13 @@ _read: WeakKeyDictionary[Engine, dict[str, Session]] = WeakKeyDictionary()
 a new revision, so one read at the same revision is still what the store holds)."""
 
 
-def due_sessions(engine: Engine, conn: Connection, due: list[tuple[str, int]]) -> list[Session]:
+def due_sessions(engine: Engine, conn: Connection, due: list[state.Due]) -> list[Session]:
     """The due sessions, in order; read from the store only when new or changed since
     the previous sweep (reading thousands of sessions every sweep cost most of it)."""
     known = _read.get(engine, {})
-    stale = [
-        sid for sid, revision in due if (s := known.get(sid)) is None or s.revision != revision
-    ]
+    stale = [d.id for d in due if (s := known.get(d.id)) is None or s.revision != d.revision]
     if stale:
         known.update(state.sessions_by_id(conn, stale))
-    kept = {sid: known[sid] for sid, _ in due if sid in known}
+    kept = {d.id: known[d.id] for d in due if d.id in known}
     _read[engine] = kept
     return list(kept.values())

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
@@ -372,18 +373,27 @@ def met_with(conn: Connection, employees: Sequence[str]) -> frozenset[str]:
     return frozenset(r.employee for r in conn.execute(query)) - set(employees)
 
 
+class Due(NamedTuple):
+    """A session short of its wave: the sweeps keep the sessions they read, by revision."""
+
+    id: str
+    revision: int
+    start: datetime
+    open: int
+    """Its open invitations."""
+
+
 def sessions_short_of_invitations(
     conn: Connection, now: datetime, wave: int, widened_wave: int, widen_at: datetime
-) -> list[tuple[str, int]]:
-    """Open, future sessions with fewer open invitations than their wave, earliest first:
-    id and revision of each (the sweeps keep the sessions they read, by revision)."""
+) -> list[Due]:
+    """Open, future sessions with fewer open invitations than their wave, earliest first."""
     open_count = (
         select(func.count())
         .where(bookings.c.session_id == sessions.c.id, bookings.c.state.in_(OPEN_INVITATION))
         .scalar_subquery()
     )
     query = (
-        select(sessions.c.id, sessions.c.revision)
+        select(sessions.c.id, sessions.c.revision, sessions.c.start_utc, open_count)
         .where(
             sessions.c.state == SessionState.OPEN.value,
             sessions.c.start_utc > now,
@@ -392,7 +402,7 @@ def sessions_short_of_invitations(
         )
         .order_by(sessions.c.start_utc, sessions.c.id)
     )
-    return [(r.id, r.revision) for r in conn.execute(query)]
+    return [Due(r[0], r[1], r[2], r[3]) for r in conn.execute(query)]
 
 
 def seats_offered(conn: Connection, start: datetime, end: datetime) -> int:

@@ -20,7 +20,8 @@ from p2pcal.planner.pacing import DAY, Bucket, daily_budget
 from p2pcal.planner.rules import Mixing, Rules
 from p2pcal.store import journal
 from p2pcal.store.schema import bookings, sessions
-from p2pcal.sweeps import BUDGET_CURSOR
+from p2pcal.store.state import Due
+from p2pcal.sweeps import BUDGET_CURSOR, by_priority
 from tests.unit.test_wave_properties import T0, World, _block
 
 NOW = datetime(2026, 11, 2, 9, tzinfo=UTC)
@@ -34,10 +35,12 @@ def test_daily_budget_follows_seats_with_floor_and_cap() -> None:
     eight_weeks = timedelta(weeks=8)
     rules = Rules(pace=3.0, pace_floor=500)
     # the full programme: 2,500 sessions of 4 seats a week -> 10,000 seats a week
-    assert math.isclose(daily_budget(rules, 80_000, eight_weeks), 3 * 10_000 / 7)
-    assert daily_budget(rules, 100, eight_weeks) == 500.0
-    assert daily_budget(Rules(pace=3.0, max_per_day=2000), 80_000, eight_weeks) == 2000.0
-    assert daily_budget(Rules(pace=0), 80_000, eight_weeks) == math.inf
+    assert math.isclose(daily_budget(rules, 80_000, eight_weeks, 10_000), 3 * 10_000 / 7)
+    assert daily_budget(rules, 100, eight_weeks, 10_000) == 500.0
+    assert daily_budget(rules, 100, eight_weeks, 20) == 60.0  # K x the roster
+    capped = Rules(pace=3.0, max_per_day=2000)
+    assert daily_budget(capped, 80_000, eight_weeks, 10_000) == 2000.0
+    assert daily_budget(Rules(pace=0), 80_000, eight_weeks, 10_000) == math.inf
     assert Bucket.full(math.inf, NOW).allowance() > 10**12
 
 
@@ -125,7 +128,7 @@ def _invitations(world: World) -> list[tuple[datetime, int]]:
     return [(v.session.start, len(v.open_invitations)) for v in world.views()]
 
 
-def test_a_short_budget_invites_the_earliest_sessions_first_and_the_rest_as_days_pass(
+def test_a_short_budget_invites_in_order_of_start_and_the_rest_as_days_pass(
     tmp_path: Path,
 ) -> None:
     # 20 sessions of 4 seats within the 8-week horizon: 80 seats over 56 days; pace 7 a
@@ -134,7 +137,7 @@ def test_a_short_budget_invites_the_earliest_sessions_first_and_the_rest_as_days
     world = World(tmp_path, _roster(60), rules, capacity=4)
     world.calendars.items["cal"] = _blocks(20)
     world.round()
-    daily = daily_budget(rules, 80, timedelta(weeks=8))
+    daily = daily_budget(rules, 80, timedelta(weeks=8), 60)
     assert math.isclose(daily, 10.0)
     first = _invitations(world)
     assert [n for _, n in first] == [4, 4, 2] + [0] * 17  # 10, earliest first
@@ -149,12 +152,13 @@ def test_a_short_budget_invites_the_earliest_sessions_first_and_the_rest_as_days
     table = status_table(world.db, world.engine.config, world.now)
     assert "invitations the waves may send now: 0 (pace: 10 a day)" in table
 
-    # half a day later: 5 more, earliest first: the first session is now within 48 h of
-    # its start, so its wave widened to 8
+    # half a day later: 5 more; the first session is now within 48 h of its start (its
+    # wave widened to 8) and the budget is short, so sessions with time for answers
+    # come first
     world.now += timedelta(hours=11, minutes=30)
     world.round()
     after = [n for _, n in _invitations(world)]
-    assert sum(after) == 15 and after[:4] == [8, 4, 3, 0]
+    assert sum(after) == 15 and after[:5] == [4, 4, 4, 3, 0]
 
     # a week of hourly rounds: at most 10 a day, never a burst beyond one day's budget (without
     # replies nothing is withdrawn early, so each invitation sent is one booking's
@@ -211,3 +215,14 @@ def test_held_back_invitations_are_not_lost_across_a_restart(tmp_path: Path) -> 
     states = {b.state for v in views for b in v.bookings}
     assert states == {BookingState.INVITED}
     again.db.dispose()
+
+
+def test_a_short_budget_serves_sessions_with_time_for_answers_first() -> None:
+    rules = Rules(wave=4, widen_before=timedelta(hours=48))
+    soon = Due("soon", 1, NOW + timedelta(hours=5), 0)  # widened: wants 8
+    later = Due("later", 1, NOW + timedelta(days=4), 1)  # wants 3
+    latest = Due("latest", 1, NOW + timedelta(days=9), 0)  # wants 4
+    due = [soon, later, latest]
+    assert by_priority(due, 15, rules, NOW) == due  # enough for all: earliest first
+    assert by_priority(due, 14, rules, NOW) == [later, latest, soon]
+    assert by_priority([], 0, rules, NOW) == []

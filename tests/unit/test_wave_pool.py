@@ -42,7 +42,7 @@ def _agree(world: World) -> None:
             conn, now, rules.wave_size(False), rules.wave_size(True), now + rules.widen_before
         )
         kept = due_sessions(engine, conn, due)
-        fresh = [state.session(conn, session_id) for session_id, _ in due]
+        fresh = [state.session(conn, d.id) for d in due]
         assert kept == fresh, "a session kept between sweeps differs from the store's"
         everyone = state.histories(conn, since)
         counts = state.open_invitations(conn)
