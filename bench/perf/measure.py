@@ -187,6 +187,21 @@ class MemoryProbe:
         if trace:
             tracemalloc.start()
 
+    def connection(self, sqlite3_connection: Any) -> dict[str, float]:
+        """One SQLite connection's memory (``sqlite3_db_status``), in MiB: its page
+        cache, schema and prepared statements. The ``sqlite3 *`` handle is read from
+        the ``sqlite3.Connection`` object's first field (CPython's ``pysqlite_Connection``);
+        a probe's trick, for diagnosis only."""
+        if self.sqlite is None:
+            return {}
+        handle = ctypes.c_void_p.from_address(id(sqlite3_connection) + object.__basicsize__)
+        found = {}
+        for name, op in (("cache", 1), ("schema", 2), ("statements", 3)):
+            current, high = ctypes.c_int(), ctypes.c_int()
+            self.sqlite.sqlite3_db_status(handle, op, ctypes.byref(current), ctypes.byref(high), 0)
+            found[name] = round(current.value / 1024 / 1024, 1)
+        return found
+
     def sample(self, **labels: Any) -> dict[str, Any]:
         mib = 1024 * 1024
         status = _status_kib()

@@ -152,7 +152,13 @@ class EngineSide:
         self.taken += len(replies)
         if self.probe:
             pool: Any = self.engine.db.pool
-            self.probe.sample(replies=self.taken, connections=pool.checkedin())
+            connections = pool.checkedin()
+            raw = self.engine.db.raw_connection()
+            try:
+                connection = self.probe.connection(raw.driver_connection)
+            finally:
+                raw.close()
+            self.probe.sample(replies=self.taken, connections=connections, **connection)
 
     def round(self) -> None:
         round_ = Round()

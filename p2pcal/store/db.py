@@ -14,6 +14,12 @@ from sqlalchemy import Engine, create_engine, event
 MIGRATIONS = Path(__file__).parent / "migrations"
 CACHE_KIB = 32 * 1024
 """SQLite's page cache per connection."""
+STATEMENTS = 32
+"""Prepared statements kept per connection (the ``sqlite3`` module's LRU; its default is
+128). A statement with an ``IN`` list holds ~200 bytes per value: the sweeps' queries over
+thousands of employees are each a new text (the list's length changes) of up to ~2 MiB,
+so 128 of them held ~65 MiB at the full benchmark size (issue 4); the ~30 statements a
+reply and a round reuse stay cached."""
 
 
 def open_engine(url: str) -> Engine:
@@ -28,7 +34,7 @@ def open_engine(url: str) -> Engine:
         path = url.removeprefix("sqlite:///")
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": 30, "cached_statements": STATEMENTS})
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
