@@ -232,7 +232,7 @@ def status_table(db: Any, config: Config, now: datetime, ids: bool = False) -> s
 
     with db.begin() as conn:
         views = state.upcoming(conn, now)
-        bucket, daily = pace(conn, config.rules, config.horizon, len(config.employees), now)
+        bucket, daily = pace(conn, config.rules, config.horizon, now)
     header: tuple[str, ...] = (
         "start (coach's zone)",
         "topic",

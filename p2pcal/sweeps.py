@@ -234,7 +234,7 @@ def waves(engine: Engine) -> int:
         )
         if not due:
             return 0
-        bucket, daily = pace(conn, rules, engine.config.horizon, len(roster), ctx.now)
+        bucket, daily = pace(conn, rules, engine.config.horizon, ctx.now)
         allowed = bucket.allowance()
         mixing = rules.mixing is Mixing.DEPARTMENTS
         for session in due_sessions(engine, conn, by_priority(due, allowed, rules, ctx.now)):
@@ -276,12 +276,10 @@ def by_priority(due: list[state.Due], allowed: int, rules: Rules, now: datetime)
     return [d for d in due if d.start > widen_at] + [d for d in due if d.start <= widen_at]
 
 
-def pace(
-    conn: Connection, rules: Rules, horizon: timedelta, employees: int, now: datetime
-) -> tuple[Bucket, float]:
+def pace(conn: Connection, rules: Rules, horizon: timedelta, now: datetime) -> tuple[Bucket, float]:
     """The invitations the waves may send now, and the daily budget that refills them."""
     seats = state.seats_offered(conn, now, now + horizon)
-    daily = daily_budget(rules, seats, horizon, employees)
+    daily = daily_budget(rules, seats, horizon)
     return Bucket.load(journal.cursor(conn, BUDGET_CURSOR), daily, now), daily
 
 

@@ -11,8 +11,7 @@ So the waves draw on a budget, a token bucket refilled at a steady daily rate:
 
 - the rate is ``pace`` invitations per seat offered: ``pace`` × the seats of the
   sessions in the horizon ÷ the horizon's days, never less than ``pace_floor`` (small
-  programmes are not held back; a tiny one's floor is K × its roster) and never more
-  than ``max_per_day`` when that is set;
+  programmes are not held back) and never more than ``max_per_day`` when that is set;
 - the bucket holds at most one day's budget (and one invitation's rounding), so no
   window of T days sends more than (T + 1) days' budget + 1; with the default pace of 3
   a week sends at most 3 × 8/7 ≈ 3.4 invitations per seat offered;
@@ -23,13 +22,11 @@ Only the waves draw on it (first invitations and invitations sent again after a
 withdrawal); updates, cancellations, confirmations, reminders and held seats are not
 invitations and are never held back.
 
->>> rules = Rules(pace=3.0, pace_floor=200, per_employee=3)
->>> daily_budget(rules, seats=80_000, horizon=timedelta(weeks=8), employees=10_000)
+>>> rules = Rules(pace=3.0, pace_floor=200)
+>>> daily_budget(rules, seats=80_000, horizon=timedelta(weeks=8))
 4285.714285714285
->>> daily_budget(rules, seats=2_000, horizon=timedelta(weeks=8), employees=1_000)
+>>> daily_budget(rules, seats=2_000, horizon=timedelta(weeks=8))
 200.0
->>> daily_budget(rules, seats=40, horizon=timedelta(weeks=8), employees=12)
-36.0
 """
 
 from __future__ import annotations
@@ -43,18 +40,13 @@ from p2pcal.planner.rules import Rules
 DAY = timedelta(days=1)
 
 
-def daily_budget(rules: Rules, seats: int, horizon: timedelta, employees: int) -> float:
+def daily_budget(rules: Rules, seats: int, horizon: timedelta) -> float:
     """Invitations a day the waves may send, for ``seats`` offered within ``horizon``
-    to ``employees`` (infinite when pacing is off).
-
-    The floor is ``pace_floor``, or K × the roster when that is less: a programme small
-    enough that everyone may hold K open invitations within one day's budget is never
-    held back by it."""
+    (infinite when pacing is off)."""
     if rules.pace <= 0:
         return math.inf
     days = max(horizon / DAY, 1.0)
-    floor = min(rules.pace_floor, rules.per_employee * employees)
-    budget = max(rules.pace * seats / days, float(floor))
+    budget = max(rules.pace * seats / days, float(rules.pace_floor))
     if rules.max_per_day > 0:
         budget = min(budget, float(rules.max_per_day))
     return budget

@@ -47,7 +47,7 @@ class Rules:
     """Invitations a day at most this many per seat offered a day (the seats in the
     horizon over its days); 0 turns pacing off (``p2pcal.planner.pacing``)."""
     pace_floor: int = 200
-    """... but never fewer than this many a day (or K × the roster, if that is less)."""
+    """... but never fewer than this many a day."""
     max_per_day: int = 0
     """... and never more (0: no cap), e.g. under a mail server's sending limit."""
 

@@ -35,12 +35,11 @@ def test_daily_budget_follows_seats_with_floor_and_cap() -> None:
     eight_weeks = timedelta(weeks=8)
     rules = Rules(pace=3.0, pace_floor=500)
     # the full programme: 2,500 sessions of 4 seats a week -> 10,000 seats a week
-    assert math.isclose(daily_budget(rules, 80_000, eight_weeks, 10_000), 3 * 10_000 / 7)
-    assert daily_budget(rules, 100, eight_weeks, 10_000) == 500.0
-    assert daily_budget(rules, 100, eight_weeks, 20) == 60.0  # K x the roster
+    assert math.isclose(daily_budget(rules, 80_000, eight_weeks), 3 * 10_000 / 7)
+    assert daily_budget(rules, 100, eight_weeks) == 500.0
     capped = Rules(pace=3.0, max_per_day=2000)
-    assert daily_budget(capped, 80_000, eight_weeks, 10_000) == 2000.0
-    assert daily_budget(Rules(pace=0), 80_000, eight_weeks, 10_000) == math.inf
+    assert daily_budget(capped, 80_000, eight_weeks) == 2000.0
+    assert daily_budget(Rules(pace=0), 80_000, eight_weeks) == math.inf
     assert Bucket.full(math.inf, NOW).allowance() > 10**12
 
 
@@ -137,7 +136,7 @@ def test_a_short_budget_invites_in_order_of_start_and_the_rest_as_days_pass(
     world = World(tmp_path, _roster(60), rules, capacity=4)
     world.calendars.items["cal"] = _blocks(20)
     world.round()
-    daily = daily_budget(rules, 80, timedelta(weeks=8), 60)
+    daily = daily_budget(rules, 80, timedelta(weeks=8))
     assert math.isclose(daily, 10.0)
     first = _invitations(world)
     assert [n for _, n in first] == [4, 4, 2] + [0] * 17  # 10, earliest first
