@@ -89,13 +89,6 @@ def _overlapping_seats(start: datetime, end: datetime, exclude: str) -> Select[t
     )
 
 
-def busy_employees(
-    conn: Connection, start: datetime, end: datetime, exclude: str
-) -> frozenset[str]:
-    """Employees who hold a seat in another live session overlapping [start, end)."""
-    return frozenset(r.employee for r in conn.execute(_overlapping_seats(start, end, exclude)))
-
-
 def busy_among(
     conn: Connection, employees: Collection[str], start: datetime, end: datetime, exclude: str
 ) -> frozenset[str]:
