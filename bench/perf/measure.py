@@ -28,7 +28,11 @@ def cpu_seconds(pid: int) -> float:
 
 
 def peak_rss_mb(pid: int | None = None) -> float:
-    """Peak resident set size (VmHWM) of ``pid``, or of this process, in MiB."""
+    """Peak resident set size (VmHWM) of ``pid``, or of this process, in MiB.
+
+    For this process it is ``getrusage``'s ``ru_maxrss``, which Linux carries over an
+    exec: a child started by fork + exec begins at its parent's peak. Pass the child's
+    own pid to read its ``VmHWM``, which starts afresh with the new program."""
     if pid is None:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     with open(f"/proc/{pid}/status", encoding="ascii") as status:

@@ -86,6 +86,9 @@ class ThroughputResult:
     responses_cpu: float
     """CPU of ``Engine.take_responses``: the reply path plus the sweeps after each batch."""
     tick_cpu: float
+    trim_cpu: float
+    """CPU of ``release_memory()`` (glibc's ``malloc_trim``) at the end of each round."""
+    rounds: int
     rss_before_mb: float
     peak_rss_mb: float
 
@@ -119,11 +122,12 @@ class EngineSide:
             root, workload.coaches, workload.employees, RULES, horizon=timedelta(weeks=plan.weeks)
         )
         del workload
-        self.rss_before = peak_rss_mb()
+        self.rss_before = peak_rss_mb(os.getpid())
         self.engine: Engine = make_engine(config, calendars, self.inbox, lambda: self.now)
         self.reply_path = Stopwatch()
         self.responses = Stopwatch()
         self.ticks = Stopwatch()
+        self.trims = Stopwatch()
         # the reply path proper, timed inside take_responses: each fetched batch of
         # replies, taken in one transaction (its BEGIN and commit included)
         take = self.engine.take_batch
@@ -169,14 +173,15 @@ class EngineSide:
             self.engine.tick(round_)
         with self.engine.db.begin() as conn:
             self.inbox.forget(journal.cursor(conn, INBOX_CURSOR))
-        release_memory()  # as the daemon's round ends (p2pcal.daemon.run_round)
+        with self.trims.timing():
+            release_memory()  # as the daemon's round ends (p2pcal.daemon.run_round)
 
     def finish(self) -> dict[str, Any]:
         """The engine's figures: CPU of each part, memory, counts from the store."""
         if self.profiler and self.profile:
             self.profiler.disable()
             self.profiler.dump_stats(self.profile)
-        peak = peak_rss_mb()
+        peak = peak_rss_mb(os.getpid())
         if self.probe:
             self.probe.sample(replies=self.taken, phase="end", top=self.probe.top())
             self.probe.close()
@@ -198,6 +203,8 @@ class EngineSide:
             "reply_cpu": self.reply_path.cpu,
             "responses_cpu": self.responses.cpu,
             "tick_cpu": self.ticks.cpu,
+            "trim_cpu": self.trims.cpu,
+            "rounds": self.trims.uses,
             "rss_before_mb": self.rss_before,
             "peak_rss_mb": peak,
         }
