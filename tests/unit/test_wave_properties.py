@@ -6,7 +6,8 @@ Whatever the roster, the rules and the order of replies and time:
 - open invitations never exceed K per employee or W (widened near the start) per session;
 - one department never takes more than its share of confirmed seats while someone
   from another department was waiting;
-- no invitation to a virtual session falls outside the invitee's working hours.
+- no invitation to a virtual session falls outside the invitee's working hours;
+whether the pace holds the waves back or not.
 """
 
 from __future__ import annotations
@@ -252,6 +253,7 @@ def _check(world: World, before: list[SessionView]) -> None:
     wave=st.integers(1, 6),
     per_employee=st.integers(1, 3),
     quota=st.integers(1, 2),
+    pace_floor=st.sampled_from([1, 5, 200]),
 )
 def test_rules_hold_whatever_happens(
     people: list[tuple[str, str, list[str], str, bool]],
@@ -261,6 +263,7 @@ def test_rules_hold_whatever_happens(
     wave: int,
     per_employee: int,
     quota: int,
+    pace_floor: int,
 ) -> None:
     roster = [
         Employee(
@@ -281,6 +284,7 @@ def test_rules_hold_whatever_happens(
         quota=quota,
         group_quotas={"managers": quota + 1},
         max_per_department=1 if capacity > 2 else 2,
+        pace_floor=pace_floor,  # 1 or 5 a day: the pace holds most waves back
     )
     with tempfile.TemporaryDirectory() as tmp:
         world = World(Path(tmp), roster, rules, capacity)
