@@ -71,6 +71,23 @@ def settled(data: str, found: ItemBlocks) -> bool:
     )
 
 
+LOOKAHEAD = timedelta(weeks=5)
+"""How far beyond the horizon :func:`next_occurrence` looks (a monthly series has its
+next occurrence within it)."""
+
+
+def next_occurrence(data: str, rules: BlockRules, horizon_end: datetime) -> datetime:
+    """When the horizon's end will reach the next occurrence of ``data`` beyond it (the
+    re-expansion has nothing to add before then); without one within ``LOOKAHEAD``, the
+    end of that look."""
+    try:
+        beyond = read_blocks(data, rules, horizon_end, horizon_end + LOOKAHEAD)
+    except InvalidCalendarData:
+        return horizon_end  # read it again next time
+    starts = [o.start for o in beyond.occurrences if o.start >= horizon_end]
+    return min(starts, default=horizon_end + LOOKAHEAD)
+
+
 @dataclass
 class Round:
     """What one pass of the engine did, for the logs and ``sync --once``."""
@@ -121,6 +138,9 @@ class Engine:
             rules=config.rules,
         )
         self._settled: dict[tuple[str, str], str] = {}
+        self._quiet_until: dict[tuple[str, str], tuple[int, datetime]] = {}
+        """Per recurring block (by the hash of its data): until the horizon's end reaches
+        this moment, reading it again finds no new occurrence."""
         """Block items (calendar, href) whose text, as given, re-expansion skips."""
 
     def context(self) -> Context:
@@ -336,10 +356,15 @@ class Engine:
             if last and ctx.now - datetime.fromisoformat(last) < REEXPAND_EVERY:
                 return
             coaches = {c.calendar: c for c in self.config.coaches}
+            horizon_end = ctx.now + self.config.horizon
             for calendar, href, data in journal.all_block_items(conn):
                 coach = coaches.get(calendar)
-                if coach is None or self._settled.get((calendar, href)) == data:
+                key = (calendar, href)
+                if coach is None or self._settled.get(key) == data:
                     continue  # past single blocks pile up: reading them hourly cost most
+                quiet = self._quiet_until.get(key)
+                if quiet is not None and quiet[0] == hash(data) and horizon_end <= quiet[1]:
+                    continue  # no new occurrence can have come into the horizon
                 try:
                     found = self._read(coach, data, ctx)
                 except InvalidCalendarData:
@@ -348,7 +373,10 @@ class Engine:
                     conn, coach, href, found.occurrences, ctx, round_, found.unreadable_uids
                 )
                 if settled(data, found):
-                    self._settled[(calendar, href)] = data
+                    self._settled[key] = data
+                elif not found.unreadable_uids:
+                    until = next_occurrence(data, self._rules(coach), horizon_end)
+                    self._quiet_until[key] = (hash(data), until)
             journal.set_cursor(conn, EXPANDED_CURSOR, ctx.now.isoformat())
 
     # -- responses ----------------------------------------------------------------------

@@ -90,7 +90,9 @@ def test_a_single_block_read_whole_is_not_parsed_again(
     for _ in range(3):
         world.now += timedelta(hours=2)
         world.round()
-    assert reads == ["s", "s", "s"]  # settled on the first re-read, in the first round
+    # both were re-read in the first round (before counting): "a" settled, and "s" is
+    # left alone until its next occurrence comes into reach, a week on
+    assert reads == []
     world.now = near + timedelta(days=1)  # over: still not read, the session is history
     world.round()
     assert "a" not in reads
@@ -110,3 +112,32 @@ def test_a_block_with_recurrence_is_never_settled() -> None:
     found = read_blocks(single, BlockRules(), T0, T0 + timedelta(days=7))
     assert engine_module.settled(single, found)
     assert not engine_module.settled(single, one)  # nothing read yet: may come into reach
+
+
+def test_a_series_is_read_again_only_when_its_next_occurrence_comes_into_reach(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hourly rounds for two weeks: a weekly series is parsed about once a week, and
+    every occurrence still becomes a session the hour it enters the horizon."""
+    series_start = datetime(2026, 11, 24, 10, tzinfo=BERLIN)
+    world = _world(tmp_path, {"s.ics": _weekly("s", "Feedback", series_start)})
+    reads: list[tuple[datetime, datetime]] = []
+
+    def counting(data: str, rules: BlockRules, start: datetime, end: datetime) -> ItemBlocks:
+        reads.append((start, end))
+        return read_blocks(data, rules, start, end)
+
+    monkeypatch.setattr(engine_module, "read_blocks", counting)
+    horizon = world.engine.config.horizon
+    late = []
+    for _ in range(14 * 24):
+        world.now += timedelta(hours=1)
+        world.round()
+        reach = world.now + horizon  # the horizon: [now, reach)
+        expected = {series_start + timedelta(weeks=n) for n in range(20)}
+        expected = {start for start in expected if start < reach}
+        late += [world.now] if not expected <= set(_starts(world)) else []
+    assert not late, f"occurrences became sessions late at {late[:3]}"
+    horizon_reads = [r for r in reads if r[1] - r[0] == horizon]
+    assert 2 <= len(horizon_reads) <= 4, len(horizon_reads)  # 14 x 24 hourly rounds
+    assert len(reads) == 2 * len(horizon_reads)  # each with one look ahead
