@@ -246,6 +246,12 @@ class RemoteEngine:
             raise RuntimeError(f"engine process exited with {self.child.returncode}")
         return found
 
+    def close(self) -> None:
+        """Ends the child if it is still there (the driver failed)."""
+        if self.child.poll() is None:
+            self.child.kill()
+            self.child.wait()
+
 
 def serve(spec: dict[str, Any]) -> None:
     """The child's side of :class:`RemoteEngine`: calls from stdin, answers to stdout."""
@@ -379,15 +385,19 @@ def measure(
             engine = RemoteEngine(root, plan, seed, options)
         else:
             engine = EngineSide(root, plan, seed, probe, trace, profile)
-        setup = engine.setup()
-        driver = Driver(engine, root / DATABASE, plan, seed)
-        started = time.perf_counter()
-        while driver.accepts < plan.accepts or driver.declines < plan.declines:
-            if not driver.answer():
-                break
-        wall = time.perf_counter() - started
-        driver.db.dispose()
-        figures = engine.finish()
+        try:
+            setup = engine.setup()
+            driver = Driver(engine, root / DATABASE, plan, seed)
+            started = time.perf_counter()
+            while driver.accepts < plan.accepts or driver.declines < plan.declines:
+                if not driver.answer():
+                    break
+            wall = time.perf_counter() - started
+            driver.db.dispose()
+            figures = engine.finish()
+        finally:
+            if isinstance(engine, RemoteEngine):
+                engine.close()
     return ThroughputResult(
         accepts=driver.accepts,
         declines=driver.declines,

@@ -31,3 +31,13 @@ def test_the_engine_takes_every_scripted_response(tmp_path: Path) -> None:
     assert sum(result.outcomes.values()) == plan.accepts + plan.declines
     assert result.outcomes.get("confirmed", 0) > 0 and result.reply_cpu > 0
     assert "reply path" in render("throughput", throughput_rows(result))
+
+
+def test_the_engine_in_its_own_process_sees_the_same_programme(tmp_path: Path) -> None:
+    # the memory figure comes from a child process; the replies it is given, and so what
+    # the engine makes of them, are the same as with the engine in the driver's process
+    plan = throughput.PLANS["smoke"]
+    apart = throughput.measure(tmp_path / "apart", plan)
+    together = throughput.measure(tmp_path / "together", plan, separate=False)
+    assert (apart.outcomes, apart.messages) == (together.outcomes, together.messages)
+    assert apart.rounds == together.rounds > 1 and apart.peak_rss_mb > apart.rss_before_mb
