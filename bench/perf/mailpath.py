@@ -40,8 +40,10 @@ class MailPathResult:
 
 def run(root: Path, people: int, sessions: int, seed: int = 0) -> MailPathResult:
     rng = random.Random(seed)
+    # no daily pacing: the burst is of every employee holding an invitation, as before
+    # the waves were paced (the pace would hold most of the first waves back)
     rules = (
-        "[invitations]\nwave = 8\nper_employee = 4\n\n[quota]\nper_month = 4\n\n"
+        "[invitations]\nwave = 8\nper_employee = 4\npace = 0\n\n[quota]\nper_month = 4\n\n"
         '[mixing]\nmode = "off"\n'
     )
     first_day = datetime.now(UTC) + timedelta(days=3)
