@@ -7,8 +7,9 @@ Four figures, each beside a baseline measured in the same run, in one table:
 - **latency**: from a REPLY landing in the organizer's mailbox to the confirmation the
   SMTP server accepted, with IMAP IDLE and with polling, for the real ``p2pcal run``
   process (:mod:`bench.perf.latency`);
-- **throughput**: the engine in-process at the full programme size, and the real
+- **throughput**: the engine with in-memory ports at the full programme size, and the real
   IMAP+SMTP path at a smaller count with every server's CPU (:mod:`bench.perf.throughput`,
   :mod:`bench.perf.mailpath`);
-- **memory**: the peak RSS of the engine's process at that size.
+- **memory**: the peak RSS of the engine's process at that size (a process of its own,
+  the benchmark's driver outside it).
 """
