@@ -11,7 +11,7 @@ import csv
 import difflib
 import os
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -293,48 +293,45 @@ def _secret(section: _Section, base: Path, key: str, option: Option) -> str | No
     return None
 
 
-def _coaches(source: str, items: list[Any]) -> tuple[Coach, ...]:
-    coaches: list[Coach] = []
+def _by_address(source: str, name: str, items: list[Any]) -> Iterator[tuple[_Section, str]]:
+    """Each entry of the list ``name`` with its address, which must be unique; every
+    key of an entry must have been read when the next one comes."""
     seen: set[str] = set()
     for index, item in enumerate(items):
-        section = _Section(source, f"coaches[{index}]", item)
+        section = _Section(source, f"{name}[{index}]", item)
         email = section.require("email", cv.as_email)
         if email in seen:
             raise ConfigError(source, section.key("email"), f"{email} is listed twice")
         seen.add(email)
-        coaches.append(
-            Coach(
-                email=email,
-                name=section.get("name", cv.as_str, email),
-                tz=section.require("timezone", cv.as_timezone),
-                calendar=section.require("calendar", cv.as_str),
-                site=section.get("site", cv.as_str, ""),
-            )
-        )
+        yield section, email
         section.finish()
+
+
+def _coaches(source: str, items: list[Any]) -> tuple[Coach, ...]:
+    coaches = tuple(
+        Coach(
+            email=email,
+            name=section.get("name", cv.as_str, email),
+            tz=section.require("timezone", cv.as_timezone),
+            calendar=section.require("calendar", cv.as_str),
+            site=section.get("site", cv.as_str, ""),
+        )
+        for section, email in _by_address(source, "coaches", items)
+    )
     if not coaches:
         raise ConfigError(source, "coaches", "at least one coach is needed")
-    return tuple(coaches)
+    return coaches
 
 
 def _rooms(source: str, items: list[Any]) -> tuple[Room, ...]:
-    rooms: list[Room] = []
-    seen: set[str] = set()
-    for index, item in enumerate(items):
-        section = _Section(source, f"rooms[{index}]", item)
-        email = section.require("email", cv.as_email)
-        if email in seen:
-            raise ConfigError(source, section.key("email"), f"{email} is listed twice")
-        seen.add(email)
-        rooms.append(
-            Room(
-                email=email,
-                name=section.require("name", cv.as_str),
-                site=section.get("site", cv.as_str, ""),
-            )
+    return tuple(
+        Room(
+            email=email,
+            name=section.require("name", cv.as_str),
+            site=section.get("site", cv.as_str, ""),
         )
-        section.finish()
-    return tuple(rooms)
+        for section, email in _by_address(source, "rooms", items)
+    )
 
 
 def _roster(source: str, base: Path, table: dict[str, Any]) -> tuple[Employee, ...]:

@@ -244,3 +244,18 @@ def test_pacing_keys_are_read_and_checked(good: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         config.load(good)
     assert caught.value.key == "invitations.max_per_day" and "0 or more" in caught.value.problem
+
+
+def test_coach_and_room_entries_are_checked_one_by_one(good: Path) -> None:
+    twice = '[[coaches]]\nemail = "carol@corp.example"\ntimezone = "UTC"\ncalendar = "x"\n'
+    error = _broken(good, "[roster]", twice + "\n[roster]")
+    assert error.key == "coaches[1].email" and "listed twice" in error.problem
+    good.write_text(GOOD.replace('name = "Carol"', 'name = "Carol"\ncolour = "red"'))
+    with pytest.raises(ConfigError) as caught:
+        config.load(good)
+    assert caught.value.key == "coaches[0].colour" and "unknown key" in caught.value.problem
+    room = '[[rooms]]\nemail = "r1@corp.example"\nname = "R1"\nsit = "Berlin"\n'
+    good.write_text(GOOD + "\n" + room)
+    with pytest.raises(ConfigError) as caught:
+        config.load(good)
+    assert caught.value.key == "rooms[0].sit" and "did you mean 'site'" in str(caught.value)
