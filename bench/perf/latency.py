@@ -42,8 +42,9 @@ class LatencyResult:
 def run(root: Path, samples: int, poll_interval: float = 5.0, seed: int = 0) -> LatencyResult:
     sessions = math.ceil(2 * samples / 4)
     people = employees(4 * sessions)
+    # every employee invited to every session at once: no daily pacing of the waves
     rules = (
-        f"[invitations]\nwave = {len(people)}\nper_employee = {sessions}\n\n"
+        f"[invitations]\nwave = {len(people)}\nper_employee = {sessions}\npace = 0\n\n"
         f'[quota]\nper_month = {sessions}\n\n[mixing]\nmode = "off"\n'
     )
     first_day = datetime.now(UTC) + timedelta(days=3)
