@@ -269,15 +269,12 @@ class Pool:
         return next(self.candidates(session, set(), frozenset()), None) is not None
 
     def note(self, plan: Plan) -> None:
-        """Count a plan's new invitations, so the K limit holds across the sessions
-        planned in one round (withdrawals happen before the waves, seats in replies)."""
+        """Count a wave's invitations, so the K limit holds across the sessions planned
+        in one round (withdrawals happen before the waves, seats in replies). An
+        invitation sent again after a withdrawal is as open as a first one."""
         for booking in plan.bookings:
             history = self.histories.get(booking.employee)
-            if (
-                history is not None
-                and booking.state is BookingState.INVITED
-                and booking.revision == 0
-            ):
+            if history is not None and booking.state is BookingState.INVITED:
                 history.open_invitations += 1
                 if history.open_invitations >= self.rules.per_employee:
                     self._drop(booking.employee)
