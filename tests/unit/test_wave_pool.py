@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from p2pcal.model import Employee, WorkingHours
 from p2pcal.planner.rules import Rules
 from p2pcal.planner.waves import Pool
 from p2pcal.store import state
@@ -26,7 +25,9 @@ from tests.unit.test_wave_properties import (
     T0,
     World,
     _block,
+    blocks_of,
     employees_st,
+    roster_of,
     sessions_st,
     steps_st,
 )
@@ -81,30 +82,11 @@ def test_free_pool_and_kept_sessions_agree_with_a_fresh_read(
     wave: int,
     per_employee: int,
 ) -> None:
-    roster = [
-        Employee(
-            f"e{i}@corp.example",
-            f"E{i}",
-            tz,
-            department=dept,
-            site="HQ",
-            topics=tuple(t.lower() for t in topics),
-            group=group,
-            working_hours=WorkingHours(time(10), time(15)) if short else WorkingHours(),
-            repeats=i % 3 == 0,
-        )
-        for i, (tz, dept, topics, group, short) in enumerate(people)
-    ]
+    roster = roster_of(people, repeats_every=3)
     rules = Rules(wave=wave, per_employee=per_employee, group_quotas={"managers": 2})
     with tempfile.TemporaryDirectory() as tmp:
         world = World(Path(tmp), roster, rules, 2)
-        blocks = {}
-        for index, (day, hour, topic, virtual) in enumerate(sessions):
-            start = datetime.combine(
-                (T0 + timedelta(days=day)).date(), time(hour), ZoneInfo("Europe/Berlin")
-            )
-            location = "https://meet.example/x" if virtual else "Room 1"
-            blocks[f"b{index}.ics"] = _block(f"b{index}", topic, start, location)
+        blocks = blocks_of(sessions)
         world.calendars.items["cal"] = blocks
         world.round()
         _agree(world)
@@ -121,7 +103,7 @@ def test_free_pool_and_kept_sessions_agree_with_a_fresh_read(
                 if b % 2 and name in world.calendars.items["cal"]:
                     del world.calendars.items["cal"][name]
                 else:
-                    day, hour, topic, virtual = sessions[a % len(sessions)]
+                    day, hour, topic, _virtual = sessions[a % len(sessions)]
                     start = datetime.combine(
                         (T0 + timedelta(days=day + 1)).date(),
                         time(hour),

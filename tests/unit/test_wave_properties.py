@@ -114,6 +114,40 @@ steps_st = st.lists(
 )
 
 
+def roster_of(
+    people: list[tuple[str, str, list[str], str, bool]], repeats_every: int = 0
+) -> list[Employee]:
+    """Employees from ``employees_st``'s tuples; every ``repeats_every``-th asks for
+    repeats (0: nobody)."""
+    return [
+        Employee(
+            f"e{i}@corp.example",
+            f"E{i}",
+            tz,
+            department=dept,
+            site="HQ",
+            topics=tuple(t.lower() for t in topics),
+            group=group,
+            working_hours=WorkingHours(time(10), time(15)) if short else WorkingHours(),
+            repeats=bool(repeats_every) and i % repeats_every == 0,
+        )
+        for i, (tz, dept, topics, group, short) in enumerate(people)
+    ]
+
+
+def blocks_of(sessions: list[tuple[int, int, str, bool]]) -> dict[str, str]:
+    """One coach's calendar from ``sessions_st``'s tuples (day after T0, hour in Berlin,
+    topic, virtual)."""
+    blocks = {}
+    for index, (day, hour, topic, virtual) in enumerate(sessions):
+        start = datetime.combine(
+            (T0 + timedelta(days=day)).date(), time(hour), ZoneInfo("Europe/Berlin")
+        )
+        location = "https://meet.example/x" if virtual else "Room 1"
+        blocks[f"b{index}.ics"] = _block(f"b{index}", topic, start, location)
+    return blocks
+
+
 class World:
     def __init__(self, root: Path, people: list[Employee], rules: Rules, capacity: int) -> None:
         self.now = T0
@@ -327,19 +361,7 @@ def test_rules_hold_whatever_happens(
     quota: int,
     pace_floor: int,
 ) -> None:
-    roster = [
-        Employee(
-            f"e{i}@corp.example",
-            f"E{i}",
-            tz,
-            department=dept,
-            site="HQ",
-            topics=tuple(t.lower() for t in topics),
-            group=group,
-            working_hours=WorkingHours(time(10), time(15)) if short else WorkingHours(),
-        )
-        for i, (tz, dept, topics, group, short) in enumerate(people)
-    ]
+    roster = roster_of(people)
     rules = Rules(
         wave=wave,
         per_employee=per_employee,
@@ -350,14 +372,7 @@ def test_rules_hold_whatever_happens(
     )
     with tempfile.TemporaryDirectory() as tmp:
         world = World(Path(tmp), roster, rules, capacity)
-        blocks = {}
-        for index, (day, hour, topic, virtual) in enumerate(sessions):
-            start = datetime.combine(
-                (T0 + timedelta(days=day)).date(), time(hour), ZoneInfo("Europe/Berlin")
-            )
-            location = "https://meet.example/x" if virtual else "Room 1"
-            blocks[f"b{index}.ics"] = _block(f"b{index}", topic, start, location)
-        world.calendars.items["cal"] = blocks
+        world.calendars.items["cal"] = blocks_of(sessions)
         world.round()
         _check(world, world.views())
         for kind, a, b, partstat in steps:
