@@ -138,10 +138,10 @@ class Engine:
             rules=config.rules,
         )
         self._settled: dict[tuple[str, str], str] = {}
+        """Block items (calendar, href) whose text, as given, re-expansion skips."""
         self._quiet_until: dict[tuple[str, str], tuple[int, datetime]] = {}
         """Per recurring block (by the hash of its data): until the horizon's end reaches
         this moment, reading it again finds no new occurrence."""
-        """Block items (calendar, href) whose text, as given, re-expansion skips."""
 
     def context(self) -> Context:
         return Context(now=self.clock(), policy=self.policy, people=self.people)
