@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from urllib.parse import urlsplit
 
+from connectors.settings import text
 from p2pcal.errors import ConfigError
 from p2pcal.ports import Option, Settings
 
@@ -69,13 +70,13 @@ class EwsSettings:
 
 def read_settings(settings: Settings) -> EwsSettings:
     """Checked settings; a ``ConfigError`` names the first bad key."""
-    url = _text(settings, "url", required=True)
+    url = text(SOURCE, settings, "url", required=True)
     assert url is not None
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(SOURCE, "url", "must be an http:// or https:// URL")
-    username = _text(settings, "username", required=True)
-    password = _text(settings, "password", required=True)
+    username = text(SOURCE, settings, "username", required=True)
+    password = text(SOURCE, settings, "password", required=True)
     assert username is not None and password is not None
     verify = settings.get("verify_tls", True)
     if not isinstance(verify, bool):
@@ -93,27 +94,16 @@ def read_settings(settings: Settings) -> EwsSettings:
         auth=Auth(_choice(settings, "auth", "ntlm", Auth)),
         access=Access(_choice(settings, "access", "impersonation", Access)),
         verify_tls=verify,
-        ca_file=_text(settings, "ca_file"),
-        room_list=_text(settings, "room_list"),
+        ca_file=text(SOURCE, settings, "ca_file"),
+        room_list=text(SOURCE, settings, "room_list"),
         poll_seconds=float(poll),
         max_connections=connections,
     )
 
 
 def _choice(settings: Settings, key: str, default: str, kind: type[StrEnum]) -> str:
-    value = _text(settings, key) or default
+    value = text(SOURCE, settings, key) or default
     allowed = [member.value for member in kind]
     if value not in allowed:
         raise ConfigError(SOURCE, key, f"must be one of {', '.join(allowed)}, not {value!r}")
-    return value
-
-
-def _text(settings: Settings, key: str, *, required: bool = False) -> str | None:
-    value = settings.get(key)
-    if value is None or value == "":
-        if required:
-            raise ConfigError(SOURCE, key, "is required")
-        return None
-    if not isinstance(value, str):
-        raise ConfigError(SOURCE, key, "must be text")
     return value

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from connectors.settings import text
 from p2pcal.errors import ConfigError
 from p2pcal.ports import Option, Settings
 
@@ -72,12 +73,12 @@ class GraphSettings:
 
 def read_settings(settings: Settings) -> GraphSettings:
     """Checked settings; a ``ConfigError`` names the first bad key."""
-    tenant = _text(settings, "tenant", required=True)
-    client_id = _text(settings, "client_id", required=True)
+    tenant = text(SOURCE, settings, "tenant", required=True)
+    client_id = text(SOURCE, settings, "client_id", required=True)
     assert tenant is not None and client_id is not None
-    secret = _text(settings, "client_secret")
-    certificate = _text(settings, "certificate_file")
-    thumbprint = _text(settings, "certificate_thumbprint")
+    secret = text(SOURCE, settings, "client_secret")
+    certificate = text(SOURCE, settings, "certificate_file")
+    thumbprint = text(SOURCE, settings, "certificate_thumbprint")
     if not secret and not certificate:
         raise ConfigError(SOURCE, "client_secret", "give client_secret or certificate_file")
     if secret and certificate:
@@ -87,10 +88,10 @@ def read_settings(settings: Settings) -> GraphSettings:
     if certificate and not thumbprint:
         raise ConfigError(SOURCE, "certificate_thumbprint", "is required with certificate_file")
     for key in ("authority_url", "graph_url"):
-        value = _text(settings, key)
+        value = text(SOURCE, settings, key)
         if value is not None and urlsplit(value).scheme != "https":
             raise ConfigError(SOURCE, key, "must be an https:// URL")
-    notification = _text(settings, "notification_url")
+    notification = text(SOURCE, settings, "notification_url")
     if notification is not None:
         parts = urlsplit(notification)
         loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
@@ -98,7 +99,7 @@ def read_settings(settings: Settings) -> GraphSettings:
             raise ConfigError(
                 SOURCE, "notification_url", "must be an https:// URL (Graph posts only there)"
             )
-    listen = _text(settings, "listen") or "127.0.0.1:8740"
+    listen = text(SOURCE, settings, "listen") or "127.0.0.1:8740"
     host, _, port = listen.rpartition(":")
     if not host or not port.isdigit() or not 0 <= int(port) < 65536:
         raise ConfigError(SOURCE, "listen", "must be host:port, e.g. 127.0.0.1:8740")
@@ -118,23 +119,13 @@ def read_settings(settings: Settings) -> GraphSettings:
         client_secret=secret,
         certificate_file=certificate,
         certificate_thumbprint=thumbprint,
-        authority_url=_text(settings, "authority_url") or "https://login.microsoftonline.com",
-        graph_url=_text(settings, "graph_url") or "https://graph.microsoft.com",
-        ca_file=_text(settings, "ca_file"),
-        room_list=_text(settings, "room_list"),
+        authority_url=text(SOURCE, settings, "authority_url")
+        or "https://login.microsoftonline.com",
+        graph_url=text(SOURCE, settings, "graph_url") or "https://graph.microsoft.com",
+        ca_file=text(SOURCE, settings, "ca_file"),
+        room_list=text(SOURCE, settings, "room_list"),
         poll_seconds=float(poll),
         max_concurrency=concurrency,
         notification_url=notification,
         listen=listen,
     )
-
-
-def _text(settings: Settings, key: str, *, required: bool = False) -> str | None:
-    value = settings.get(key)
-    if value is None or value == "":
-        if required:
-            raise ConfigError(SOURCE, key, "is required")
-        return None
-    if not isinstance(value, str):
-        raise ConfigError(SOURCE, key, "must be text")
-    return value
