@@ -91,13 +91,7 @@ def test_free_pool_and_kept_sessions_agree_with_a_fresh_read(
         world.round()
         _agree(world)
         for number, (kind, a, b, partstat) in enumerate(steps):
-            if kind == "reply":
-                world.reply(a, b, partstat)
-                world.round()
-            elif kind == "time":
-                world.now += timedelta(hours=a)
-                world.round()
-            else:
+            if not world.step(kind, a, b, partstat):
                 # the coach moves or drops a block: sessions change under the kept ones
                 name = sorted(blocks)[a % len(blocks)]
                 if b % 2 and name in world.calendars.items["cal"]:

@@ -184,6 +184,18 @@ class World:
         self.engine.take_responses(round_)
         self.engine.tick(round_)
 
+    def step(self, kind: str, a: int, b: int, partstat: str) -> bool:
+        """One step of ``steps_st``: a reply or time passing, each followed by a round;
+        False for any other kind (the caller's own)."""
+        if kind == "reply":
+            self.reply(a, b, partstat)
+        elif kind == "time":
+            self.now += timedelta(hours=a)
+        else:
+            return False
+        self.round()
+        return True
+
     def views(self) -> list[SessionView]:
         with self.db.begin() as conn:
             return list(state.upcoming(conn, T0 - timedelta(days=1)))
@@ -377,13 +389,7 @@ def test_rules_hold_whatever_happens(
         _check(world, world.views())
         for kind, a, b, partstat in steps:
             before = world.views()
-            if kind == "reply":
-                world.reply(a, b, partstat)
-                world.round()
-            elif kind == "time":
-                world.now += timedelta(hours=a)
-                world.round()
-            else:
+            if not world.step(kind, a, b, partstat):
                 run_sweeps(world.engine)
             _check(world, before)
         world.db.dispose()
